@@ -1,0 +1,225 @@
+//! The command line: `chimera plan`, `chimera run`, `chimera fake-ollama`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use tokio::sync::{mpsc, watch};
+
+use crate::error::Error;
+use crate::exit_codes;
+use crate::experiment::Experiment;
+use crate::fake_ollama::{FakeConfig, FakeOllama};
+use crate::plan::{Plan, render_json, render_text};
+use crate::store::SweepStatus;
+use crate::sweep::{self, SweepOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chimera",
+    version,
+    about = "Reproducible benchmark sweeps of LLM agents"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate an experiment and print its cells, counts and run order (sends nothing).
+    Plan {
+        /// The experiment file (experiments/*.toml).
+        file: PathBuf,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a sweep, or resume it where it stopped.
+    Run {
+        /// The experiment file (experiments/*.toml).
+        file: PathBuf,
+        /// Results folder (default: results/<experiment name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Move existing results aside (to <out>.old-<time>) and start again.
+        #[arg(long)]
+        force_new: bool,
+        /// Also re-run runs that are stored as failed.
+        #[arg(long)]
+        retry_failed: bool,
+    },
+    /// Serve a fake Ollama on loopback (for trying chimera without a GPU, and benchmarks).
+    FakeOllama {
+        #[arg(long, default_value_t = 11434)]
+        port: u16,
+        /// Tokens per response.
+        #[arg(long, default_value_t = 32)]
+        tokens: usize,
+        /// Delay between streamed tokens, milliseconds.
+        #[arg(long, default_value_t = 5)]
+        token_delay_ms: u64,
+    },
+}
+
+/// Parses the command line, runs the command, returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return exit_codes::INTERNAL;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            err.exit_code()
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> Result<i32, Error> {
+    match command {
+        Command::Plan { file, json } => plan(&file, json),
+        Command::Run {
+            file,
+            out,
+            force_new,
+            retry_failed,
+        } => {
+            run(
+                &file,
+                SweepOptions {
+                    out,
+                    force_new,
+                    retry_failed,
+                },
+            )
+            .await
+        }
+        Command::FakeOllama {
+            port,
+            tokens,
+            token_delay_ms,
+        } => fake_ollama(port, tokens, token_delay_ms).await,
+    }
+}
+
+fn plan(file: &std::path::Path, json: bool) -> Result<i32, Error> {
+    let experiment = Experiment::load(file)?;
+    let seed = experiment
+        .seed
+        .unwrap_or_else(|| u64::from(rand::random::<u32>()));
+    let plan = Plan::build(&experiment, seed);
+    let fixed = experiment.seed.is_some();
+    if json {
+        let text = serde_json::to_string_pretty(&render_json(&plan, fixed))
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        println!("{text}");
+    } else {
+        print!("{}", render_text(&plan, fixed));
+    }
+    Ok(exit_codes::SUCCESS)
+}
+
+async fn run(file: &std::path::Path, options: SweepOptions) -> Result<i32, Error> {
+    let experiment = Experiment::load(file)?;
+    let backend = sweep::connect(&experiment)?;
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    tokio::spawn(forward_signals(cancel_tx));
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let display = tokio::spawn(crate::progress::display(events_rx));
+
+    let report = sweep::run_sweep(
+        &experiment,
+        backend.as_ref(),
+        &options,
+        events_tx,
+        cancel_rx,
+    )
+    .await;
+    let _ = display.await;
+    let report = report?;
+
+    if let Some(aside) = &report.moved_aside {
+        eprintln!("previous results moved to {}", aside.display());
+    }
+    let p = &report.progress;
+    let verdict = match report.status {
+        SweepStatus::Finished => "finished".to_owned(),
+        SweepStatus::FinishedWithFailures => {
+            "finished with failed runs (rerun with --retry-failed to retry them)".to_owned()
+        }
+        SweepStatus::Interrupted => "interrupted: run the same command again to resume".to_owned(),
+        SweepStatus::BackendDown => format!(
+            "stopped: the backend stayed down longer than backend.down_timeout_s ({:.0} s); start it and run the same command again to resume",
+            experiment.backend.down_timeout_s
+        ),
+        SweepStatus::Running => "running".to_owned(),
+    };
+    eprintln!(
+        "{verdict}\n{} of {} runs stored ({} ok, {} failed) in {}",
+        p.runs_stored,
+        report.planned_runs,
+        p.runs_ok,
+        p.runs_failed,
+        report.dir.display()
+    );
+    Ok(report.exit_code())
+}
+
+/// SIGINT/SIGTERM set the cancel flag (the sweep stops cleanly); a second one exits at once
+/// (committed runs are safe on disk either way).
+async fn forward_signals(cancel: watch::Sender<bool>) {
+    let mut stops = 0;
+    loop {
+        wait_for_signal().await;
+        stops += 1;
+        if stops > 1 {
+            eprintln!("second signal: exiting now (stored runs are safe)");
+            std::process::exit(exit_codes::INTERRUPTED);
+        }
+        let _ = cancel.send(true);
+    }
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn fake_ollama(port: u16, tokens: usize, token_delay_ms: u64) -> Result<i32, Error> {
+    let config = FakeConfig {
+        tokens,
+        token_delay: Duration::from_millis(token_delay_ms),
+        ..FakeConfig::default()
+    };
+    let server = FakeOllama::start_on(port, config)
+        .await
+        .map_err(|e| Error::Internal(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+    eprintln!("fake Ollama listening on {} (Ctrl-C to stop)", server.url());
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(exit_codes::SUCCESS)
+}

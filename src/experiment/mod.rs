@@ -1,0 +1,636 @@
+//! Experiment files (`experiments/*.toml`): their schema, defaults and validation.
+//!
+//! `Experiment::load` turns a file into a fully validated, resolved `Experiment` or a
+//! `ConfigError` naming the file, the key and the fix. Nothing downstream re-validates:
+//! the plan, scheduler and store trust what this module produced.
+
+mod error;
+pub mod options;
+mod reader;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use error::ConfigError;
+pub use options::{MODEL_KEY, OptionKind, OptionValue};
+use reader::Section;
+
+/// The most grid points one experiment may have: beyond that a typo (an extra zero in a
+/// range) is far more likely than intent, and the plan alone would take gigabytes.
+pub const MAX_CELLS: u64 = 1_000_000;
+
+/// A validated experiment.
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    /// The file it was read from.
+    pub source: PathBuf,
+    /// The file's exact text, copied verbatim into the results folder.
+    pub text: String,
+    /// sha256 of `text`: a results folder belongs to exactly one experiment file.
+    pub hash: String,
+    pub name: String,
+    pub description: String,
+    pub repetitions: u32,
+    pub warmup: u32,
+    pub order: OrderKind,
+    /// Seeds the order; when set in the file it is also the default sampling `seed`.
+    pub seed: Option<u64>,
+    pub backend: BackendConfig,
+    /// Grid axes in file order; the first varies slowest.
+    pub grid: Vec<GridAxis>,
+    pub workload: Workload,
+    pub agents: Vec<AgentSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderKind {
+    Sequential,
+    Random,
+    Blocked,
+}
+
+impl OrderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderKind::Sequential => "sequential",
+            OrderKind::Random => "random",
+            OrderKind::Blocked => "blocked",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Ollama,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendConfig {
+    pub kind: BackendKind,
+    pub url: String,
+    /// The model used where the grid has no `model` axis.
+    pub model: String,
+    /// Limit for one whole call, seconds.
+    pub timeout_s: f64,
+    /// Limit for the gap between two streamed chunks, seconds.
+    pub stall_s: f64,
+    /// Extra attempts per call for retryable errors.
+    pub retries: u32,
+    /// First backoff between attempts, seconds; doubles each attempt.
+    pub retry_backoff_s: f64,
+    pub keep_alive: Option<String>,
+    /// How long to keep probing a backend that went down before giving up, seconds.
+    pub down_timeout_s: f64,
+}
+
+/// One grid key and its values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridAxis {
+    pub key: String,
+    pub values: Vec<OptionValue>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Workload {
+    /// Every run sends each prompt once, in order.
+    Prompt {
+        prompts: Vec<String>,
+        num_predict: Option<i64>,
+    },
+}
+
+impl Workload {
+    pub fn calls_per_run(&self) -> usize {
+        match self {
+            Workload::Prompt { prompts, .. } => prompts.len(),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Workload::Prompt { .. } => "prompt",
+        }
+    }
+}
+
+/// One agent variant (A, B, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentSpec {
+    pub name: String,
+    /// `false`: the agent sends no grid options, only the backend's defaults (plus its own
+    /// `options`); it still follows a `model` axis.
+    pub inherit_grid: bool,
+    /// Fixed overrides on top of the grid cell, in file order.
+    pub options: Vec<(String, OptionValue)>,
+    pub system: Option<String>,
+}
+
+const DEFAULT_URL: &str = "http://127.0.0.1:11434";
+
+impl Experiment {
+    /// Reads and validates an experiment file.
+    pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            ConfigError::new(
+                path,
+                "(file)",
+                format!("cannot read the experiment file: {err}"),
+                "check the path; experiment files usually live in experiments/",
+            )
+        })?;
+        let ollama_host = std::env::var("OLLAMA_HOST").ok();
+        Self::parse(path, &text, ollama_host.as_deref())
+    }
+
+    /// Validates experiment text. `ollama_host` is the `OLLAMA_HOST` environment value, passed
+    /// in so that parsing stays pure and testable.
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        ollama_host: Option<&str>,
+    ) -> Result<Experiment, ConfigError> {
+        let table: toml::Table = text.parse().map_err(|err: toml::de::Error| {
+            let (line, column) = err
+                .span()
+                .map(|span| line_and_column(text, span.start))
+                .unwrap_or((1, 1));
+            ConfigError::new(
+                path,
+                format!("line {line}, column {column}"),
+                format!("invalid TOML: {}", err.message()),
+                "fix the TOML syntax at that position",
+            )
+        })?;
+        let root = Section::root(path, &table);
+        root.deny_unknown(&["experiment", "backend", "grid", "workload", "agent"])?;
+
+        let experiment = root.table("experiment")?.ok_or_else(|| {
+            root.error(
+                "experiment",
+                "missing section",
+                "add an [experiment] section with at least name = \"my-study\"",
+            )
+        })?;
+        experiment.deny_unknown(&[
+            "name",
+            "description",
+            "repetitions",
+            "warmup",
+            "order",
+            "seed",
+        ])?;
+        let name = experiment
+            .string("name", "\"gemma3-ctx-gpu\"")?
+            .ok_or_else(|| {
+                experiment.error(
+                    "name",
+                    "missing",
+                    "add name = \"my-study\" (it names the results folder)",
+                )
+            })?;
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        {
+            return Err(experiment.error(
+                "name",
+                format!("`{name}` is not a valid name"),
+                "use only lowercase letters, digits, '-' and '_', e.g. name = \"gemma3-ctx-gpu\"",
+            ));
+        }
+        let description = experiment
+            .string("description", "\"what this study asks\"")?
+            .unwrap_or_default();
+        let repetitions = experiment.integer("repetitions", 1, 100_000)?.unwrap_or(3) as u32;
+        let warmup = experiment.integer("warmup", 0, 1_000)?.unwrap_or(1) as u32;
+        let order = match experiment.string("order", "\"blocked\"")?.as_deref() {
+            None | Some("blocked") => OrderKind::Blocked,
+            Some("sequential") => OrderKind::Sequential,
+            Some("random") => OrderKind::Random,
+            Some(other) => {
+                return Err(experiment.error(
+                    "order",
+                    format!("unknown order `{other}`"),
+                    "use one of \"sequential\", \"random\", \"blocked\"",
+                ));
+            }
+        };
+        let seed = experiment.integer("seed", 0, i64::MAX)?.map(|s| s as u64);
+
+        let backend = parse_backend(&root, ollama_host)?;
+        let grid = parse_grid(&root)?;
+        let workload = parse_workload(&root, path)?;
+        let agents = parse_agents(&root, &grid)?;
+        check_grid_size(&root, &grid, &agents)?;
+
+        let grid_has_model = grid.iter().any(|axis| axis.key == MODEL_KEY);
+        if backend.model.is_empty() && !grid_has_model {
+            return Err(root.error(
+                "backend.model",
+                "missing: no model to run",
+                "add model = \"gemma3:latest\" to [backend] (or a model = [...] axis to [grid])",
+            ));
+        }
+
+        Ok(Experiment {
+            source: path.to_path_buf(),
+            text: text.to_owned(),
+            hash: sha256_hex(text.as_bytes()),
+            name,
+            description,
+            repetitions,
+            warmup,
+            order,
+            seed,
+            backend,
+            grid,
+            workload,
+            agents,
+        })
+    }
+}
+
+fn parse_backend(root: &Section, ollama_host: Option<&str>) -> Result<BackendConfig, ConfigError> {
+    let empty = toml::Table::new();
+    let backend = root.table("backend")?.unwrap_or(Section {
+        file: root.file,
+        path: "backend".into(),
+        table: &empty,
+    });
+    backend.deny_unknown(&[
+        "kind",
+        "url",
+        "model",
+        "timeout_s",
+        "stall_s",
+        "retries",
+        "retry_backoff_s",
+        "keep_alive",
+        "down_timeout_s",
+    ])?;
+    let kind = match backend.string("kind", "\"ollama\"")?.as_deref() {
+        None | Some("ollama") => BackendKind::Ollama,
+        Some(other @ ("openai" | "embedded")) => {
+            return Err(backend.error(
+                "kind",
+                format!("backend kind `{other}` is not available in this version"),
+                "use kind = \"ollama\"",
+            ));
+        }
+        Some(other) => {
+            return Err(backend.error(
+                "kind",
+                format!("unknown backend kind `{other}`"),
+                "use kind = \"ollama\"",
+            ));
+        }
+    };
+    let url = match backend.string("url", "\"http://127.0.0.1:11434\"")? {
+        Some(url) => url,
+        None => ollama_host
+            .map(normalize_host)
+            .unwrap_or_else(|| DEFAULT_URL.to_owned()),
+    };
+    let parsed = reqwest::Url::parse(&url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    if parsed.is_none() {
+        return Err(backend.error(
+            "url",
+            format!("`{url}` is not an http(s) URL"),
+            "write it as url = \"http://127.0.0.1:11434\"",
+        ));
+    }
+    Ok(BackendConfig {
+        kind,
+        url: url.trim_end_matches('/').to_owned(),
+        model: backend
+            .string("model", "\"gemma3:latest\"")?
+            .unwrap_or_default(),
+        timeout_s: backend
+            .positive_number("timeout_s", "600")?
+            .unwrap_or(600.0),
+        stall_s: backend.positive_number("stall_s", "300")?.unwrap_or(300.0),
+        retries: backend.integer("retries", 0, 100)?.unwrap_or(2) as u32,
+        retry_backoff_s: backend
+            .positive_number("retry_backoff_s", "1")?
+            .unwrap_or(1.0),
+        keep_alive: Some(
+            backend
+                .string("keep_alive", "\"30m\"")?
+                .unwrap_or_else(|| "30m".to_owned()),
+        ),
+        down_timeout_s: backend
+            .positive_number("down_timeout_s", "600")?
+            .unwrap_or(600.0),
+    })
+}
+
+/// `OLLAMA_HOST` may be `host`, `host:port` or a full URL.
+fn normalize_host(host: &str) -> String {
+    let with_scheme = if host.contains("://") {
+        host.to_owned()
+    } else {
+        format!("http://{host}")
+    };
+    let after_scheme = with_scheme.split("://").nth(1).unwrap_or_default();
+    if after_scheme.contains(':') {
+        with_scheme
+    } else {
+        format!("{}:11434", with_scheme.trim_end_matches('/'))
+    }
+}
+
+fn parse_grid(root: &Section) -> Result<Vec<GridAxis>, ConfigError> {
+    let Some(grid) = root.table("grid")? else {
+        return Ok(Vec::new());
+    };
+    let mut axes = Vec::new();
+    for (key, value) in grid.table {
+        let spec = lookup_option(&grid, key)?;
+        let toml::Value::Array(items) = value else {
+            return Err(grid.error(
+                key,
+                format!(
+                    "expected a list of values, found {} `{value}`",
+                    options::toml_type_name(value)
+                ),
+                format!("write grid values as a list, e.g. {key} = [{value}]"),
+            ));
+        };
+        if items.is_empty() {
+            return Err(grid.error(
+                key,
+                "empty list: the grid would have no cells",
+                format!("give {key} at least one value, or remove it from [grid]"),
+            ));
+        }
+        let mut values: Vec<OptionValue> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let value = options::parse_value(spec, item).map_err(|p| {
+                ConfigError::new(
+                    grid.file,
+                    format!("{}[{i}]", grid.key(key)),
+                    p.problem,
+                    p.fix,
+                )
+            })?;
+            if values.contains(&value) {
+                return Err(ConfigError::new(
+                    grid.file,
+                    format!("{}[{i}]", grid.key(key)),
+                    format!("duplicate value {value}"),
+                    "list each value once; use experiment.repetitions for more runs per cell",
+                ));
+            }
+            values.push(value);
+        }
+        axes.push(GridAxis {
+            key: key.clone(),
+            values,
+        });
+    }
+    Ok(axes)
+}
+
+fn lookup_option(
+    section: &Section,
+    key: &str,
+) -> Result<&'static options::OptionSpec, ConfigError> {
+    options::lookup(key).ok_or_else(|| {
+        let hint = options::suggest(key)
+            .map(|known| format!("did you mean `{known}`? "))
+            .unwrap_or_default();
+        section.error(
+            key,
+            "unknown backend option",
+            format!(
+                "{hint}known options: {}",
+                options::KNOWN_OPTIONS
+                    .iter()
+                    .map(|s| s.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })
+}
+
+fn parse_workload(root: &Section, path: &Path) -> Result<Workload, ConfigError> {
+    let workload = root.table("workload")?.ok_or_else(|| {
+        root.error(
+            "workload",
+            "missing section",
+            "add a [workload] section, e.g. kind = \"prompt\" and prompts = [\"Explain ...\"]",
+        )
+    })?;
+    workload.deny_unknown(&["kind", "prompts", "prompts_file", "num_predict"])?;
+    match workload.string("kind", "\"prompt\"")?.as_deref() {
+        None | Some("prompt") => {}
+        Some("chimera-agent") => {
+            return Err(workload.error(
+                "kind",
+                "the chimera-agent workload is not available in this version",
+                "use kind = \"prompt\"",
+            ));
+        }
+        Some(other) => {
+            return Err(workload.error(
+                "kind",
+                format!("unknown workload kind `{other}`"),
+                "use kind = \"prompt\"",
+            ));
+        }
+    }
+    let inline = workload.string_list("prompts", "[\"Explain ...\"]")?;
+    let from_file = match workload.string("prompts_file", "\"prompts.txt\"")? {
+        None => None,
+        Some(relative) => {
+            let base = path.parent().unwrap_or(Path::new("."));
+            let file = base.join(&relative);
+            let text = std::fs::read_to_string(&file).map_err(|err| {
+                workload.error(
+                    "prompts_file",
+                    format!("cannot read {}: {err}", file.display()),
+                    "give a path relative to the experiment file's folder, one prompt per line",
+                )
+            })?;
+            Some(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>(),
+            )
+        }
+    };
+    let prompts = match (inline, from_file) {
+        (Some(_), Some(_)) => {
+            return Err(workload.error(
+                "prompts_file",
+                "both prompts and prompts_file are set",
+                "keep one of them",
+            ));
+        }
+        (Some(prompts), None) => prompts,
+        (None, Some(prompts)) => prompts,
+        (None, None) => {
+            return Err(workload.error(
+                "prompts",
+                "missing: no prompt to send",
+                "add prompts = [\"Explain ...\"] or prompts_file = \"prompts.txt\"",
+            ));
+        }
+    };
+    if prompts.is_empty() || prompts.iter().any(|p| p.trim().is_empty()) {
+        let key = if workload.value("prompts").is_some() {
+            "prompts"
+        } else {
+            "prompts_file"
+        };
+        return Err(workload.error(
+            key,
+            "empty prompt list or empty prompt",
+            "give at least one non-empty prompt",
+        ));
+    }
+    let num_predict = workload.integer("num_predict", -2, i64::from(i32::MAX))?;
+    Ok(Workload::Prompt {
+        prompts,
+        num_predict,
+    })
+}
+
+fn parse_agents(root: &Section, grid: &[GridAxis]) -> Result<Vec<AgentSpec>, ConfigError> {
+    let Some(value) = root.value("agent") else {
+        return Ok(vec![AgentSpec {
+            name: "default".to_owned(),
+            inherit_grid: true,
+            options: Vec::new(),
+            system: None,
+        }]);
+    };
+    let toml::Value::Array(entries) = value else {
+        return Err(root.error(
+            "agent",
+            "expected a list of [[agent]] tables",
+            "write each variant as an [[agent]] section with name = \"...\"",
+        ));
+    };
+    if entries.is_empty() {
+        return Err(root.error(
+            "agent",
+            "no agent variant",
+            "add an [[agent]] section with name = \"baseline\"",
+        ));
+    }
+    let mut agents: Vec<AgentSpec> = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let toml::Value::Table(table) = entry else {
+            return Err(root.error(
+                &format!("agent[{i}]"),
+                "expected a table",
+                "write each variant as an [[agent]] section with name = \"...\"",
+            ));
+        };
+        let agent = Section {
+            file: root.file,
+            path: format!("agent[{i}]"),
+            table,
+        };
+        agent.deny_unknown(&["name", "inherit_grid", "options", "system"])?;
+        let name = agent.string("name", "\"chimera\"")?.ok_or_else(|| {
+            agent.error(
+                "name",
+                "missing",
+                "give every agent a unique name, e.g. name = \"chimera\"",
+            )
+        })?;
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(agent.error(
+                "name",
+                format!("`{name}` is not a valid agent name"),
+                "use letters, digits, '-' and '_', e.g. name = \"chimera\"",
+            ));
+        }
+        if agents.iter().any(|a| a.name == name) {
+            return Err(agent.error(
+                "name",
+                format!("duplicate agent name `{name}`"),
+                "give every [[agent]] a unique name",
+            ));
+        }
+        let mut options = Vec::new();
+        if let Some(section) = agent.table("options")? {
+            for (key, value) in section.table {
+                let spec = lookup_option(&section, key)?;
+                if key == MODEL_KEY && grid.iter().any(|axis| axis.key == MODEL_KEY) {
+                    return Err(section.error(
+                        key,
+                        "an agent cannot override the model that the grid varies",
+                        "remove model from the agent's options or from [grid]",
+                    ));
+                }
+                let value = options::parse_value(spec, value)
+                    .map_err(|p| section.error(key, p.problem, p.fix))?;
+                options.push((key.clone(), value));
+            }
+        }
+        agents.push(AgentSpec {
+            name,
+            inherit_grid: agent.bool("inherit_grid")?.unwrap_or(true),
+            options,
+            system: agent.string("system", "\"You are ...\"")?,
+        });
+    }
+    Ok(agents)
+}
+
+/// Rejects plans above `MAX_CELLS` before anything is expanded.
+fn check_grid_size(
+    root: &Section,
+    grid: &[GridAxis],
+    agents: &[AgentSpec],
+) -> Result<(), ConfigError> {
+    let product = grid
+        .iter()
+        .try_fold(1u64, |acc, axis| acc.checked_mul(axis.values.len() as u64));
+    let total = product.and_then(|p| p.checked_mul(agents.len() as u64));
+    match total {
+        Some(n) if n <= MAX_CELLS => Ok(()),
+        _ => Err(root.error(
+            "grid",
+            format!(
+                "the grid has {} cells; the limit is {MAX_CELLS}",
+                total.map_or_else(|| "more than 2^64".to_owned(), |n| n.to_string())
+            ),
+            "use fewer values per key, or split the study into several experiment files",
+        )),
+    }
+}
+
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
