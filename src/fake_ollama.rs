@@ -143,14 +143,14 @@ impl FakeOllama {
 
     /// The server dies: it stops listening and drops every open connection.
     pub fn kill(&self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.send_replace(true);
     }
 
     /// The server comes back on the same port, with nothing loaded.
     pub fn revive(&self) -> std::io::Result<()> {
         let listener = bind(self.addr)?;
         lock(&self.inner).loaded = None;
-        let _ = self.shutdown.send(false);
+        self.shutdown.send_replace(false);
         self.serve(listener);
         Ok(())
     }
@@ -182,7 +182,7 @@ impl FakeOllama {
 
 impl Drop for FakeOllama {
     fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.send_replace(true);
     }
 }
 
