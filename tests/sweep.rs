@@ -26,7 +26,10 @@ struct Setup {
 
 fn setup(fake: &FakeOllama, repetitions: u32, backend_extra: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let file = write_experiment(dir.path(), &experiment_text(&fake.url(), repetitions, backend_extra));
+    let file = write_experiment(
+        dir.path(),
+        &experiment_text(&fake.url(), repetitions, backend_extra),
+    );
     let experiment = Experiment::load(&file).unwrap();
     let backend = Ollama::new(&experiment.backend).unwrap();
     let results = dir.path().join("results");
@@ -54,7 +57,10 @@ async fn every_stored_value_is_what_the_server_sent() {
     let report = report.unwrap();
     assert_eq!(report.status, SweepStatus::Finished);
     assert_eq!(report.exit_code(), 0);
-    assert_eq!((report.progress.runs_ok, report.progress.runs_failed), (6, 0));
+    assert_eq!(
+        (report.progress.runs_ok, report.progress.runs_failed),
+        (6, 0)
+    );
 
     let rows = read_calls(&s.results);
     let served = server.served();
@@ -62,7 +68,11 @@ async fn every_stored_value_is_what_the_server_sent() {
     let measured = 12;
     let warmups = served.len() - measured;
     assert_eq!(rows.height(), served.len());
-    assert_eq!(warmups, 3 + 2, "3 load configurations, blocks share one at the boundary");
+    assert_eq!(
+        warmups,
+        3 + 2,
+        "3 load configurations, blocks share one at the boundary"
+    );
 
     let warmup = bools(&rows, "is_warmup");
     let reloaded = bools(&rows, "reloaded");
@@ -77,7 +87,11 @@ async fn every_stored_value_is_what_the_server_sent() {
         floats(&rows, "prompt_eval_ms"),
         floats(&rows, "eval_ms"),
     );
-    let (prompt_tokens, eval_tokens, tps) = (ints(&rows, "prompt_tokens"), ints(&rows, "eval_tokens"), floats(&rows, "tokens_per_s"));
+    let (prompt_tokens, eval_tokens, tps) = (
+        ints(&rows, "prompt_tokens"),
+        ints(&rows, "eval_tokens"),
+        floats(&rows, "tokens_per_s"),
+    );
     let (ttft, e2e) = (floats(&rows, "ttft_ms"), floats(&rows, "e2e_ms"));
     let status = strs(&rows, "status");
     let attempt = ints(&rows, "attempt");
@@ -90,7 +104,11 @@ async fn every_stored_value_is_what_the_server_sent() {
         assert_eq!(load[i], ms("load_duration"), "row {i}");
         assert_eq!(prompt_ms[i], ms("prompt_eval_duration"), "row {i}");
         assert_eq!(eval_ms[i], ms("eval_duration"), "row {i}");
-        assert_eq!(prompt_tokens[i], done["prompt_eval_count"].as_i64(), "row {i}");
+        assert_eq!(
+            prompt_tokens[i],
+            done["prompt_eval_count"].as_i64(),
+            "row {i}"
+        );
         assert_eq!(eval_tokens[i], done["eval_count"].as_i64(), "row {i}");
         assert_eq!(eval_tokens[i], Some(6), "num_predict is sent and honoured");
         assert_eq!(tps[i], Some(1e9 / FAKE_EVAL_NS_PER_TOKEN as f64));
@@ -103,9 +121,16 @@ async fn every_stored_value_is_what_the_server_sent() {
         assert_eq!(num_ctx[i], options["num_ctx"].as_i64(), "row {i}");
         assert_eq!(temperature[i], options["temperature"].as_f64(), "row {i}");
         assert_eq!(num_predict[i], options["num_predict"].as_i64(), "row {i}");
-        assert_eq!(options["seed"], 11, "experiment.seed is the default sampling seed");
+        assert_eq!(
+            options["seed"], 11,
+            "experiment.seed is the default sampling seed"
+        );
         // The baseline has a system prompt: it goes through /api/chat.
-        let expected_path = if agent[i].as_deref() == Some("baseline") { "/api/chat" } else { "/api/generate" };
+        let expected_path = if agent[i].as_deref() == Some("baseline") {
+            "/api/chat"
+        } else {
+            "/api/generate"
+        };
         assert_eq!(call.path, expected_path);
         if agent[i].as_deref() == Some("baseline") {
             assert!(options.get("num_ctx").is_none() && options.get("temperature").is_none());
@@ -113,7 +138,10 @@ async fn every_stored_value_is_what_the_server_sent() {
         // Only the warm-up after each load change pays the load.
         assert_eq!(reloaded[i], warmup[i], "row {i}");
         let ttft = ttft[i].unwrap();
-        assert!(ttft > 0.0 && ttft <= e2e[i].unwrap(), "TTFT is positive and within e2e");
+        assert!(
+            ttft > 0.0 && ttft <= e2e[i].unwrap(),
+            "TTFT is positive and within e2e"
+        );
     }
     assert_exactly_once(&s.results, 6, 2);
     // Compacted into one file at the end.
@@ -135,8 +163,16 @@ async fn retryable_faults_are_retried_and_the_attempt_is_stored() {
     let (report, _) = sweep(&s.experiment, &s.backend, &s.options).await;
     assert_eq!(report.unwrap().status, SweepStatus::Finished);
     let rows = read_calls(&s.results);
-    assert_eq!(ints(&rows, "attempt")[0], Some(5), "four faults, then success");
-    assert!(strs(&rows, "status").iter().all(|s| s.as_deref() == Some("ok")));
+    assert_eq!(
+        ints(&rows, "attempt")[0],
+        Some(5),
+        "four faults, then success"
+    );
+    assert!(
+        strs(&rows, "status")
+            .iter()
+            .all(|s| s.as_deref() == Some("ok"))
+    );
     assert_exactly_once(&s.results, 3, 2);
 }
 
@@ -150,16 +186,26 @@ async fn a_call_that_keeps_failing_is_stored_as_an_error_row_and_the_sweep_goes_
     let report = report.unwrap();
     let rows = read_calls(&s.results);
     let status = strs(&rows, "status");
-    let failed: Vec<usize> = (0..rows.height()).filter(|i| status[*i].as_deref() == Some("error")).collect();
+    let failed: Vec<usize> = (0..rows.height())
+        .filter(|i| status[*i].as_deref() == Some("error"))
+        .collect();
     assert_eq!(failed.len(), 1, "one call failed after its retries");
     let i = failed[0];
-    assert_eq!(bools(&rows, "is_warmup")[i], Some(true), "the warm-up took the faults");
+    assert_eq!(
+        bools(&rows, "is_warmup")[i],
+        Some(true),
+        "the warm-up took the faults"
+    );
     assert_eq!(strs(&rows, "error_kind")[i].as_deref(), Some("server"));
     let message = strs(&rows, "error_message")[i].clone().unwrap();
     assert_eq!(message, "HTTP 500: llama runner process has terminated");
     assert_eq!(ints(&rows, "attempt")[i], Some(3));
     for column in ["ttft_ms", "e2e_ms", "total_ms", "tokens_per_s", "eval_ms"] {
-        assert_eq!(floats(&rows, column)[i], None, "{column} of a failed call is null, not zero");
+        assert_eq!(
+            floats(&rows, column)[i],
+            None,
+            "{column} of a failed call is null, not zero"
+        );
     }
     assert_eq!(ints(&rows, "eval_tokens")[i], None);
     // A failed warm-up does not fail a run; every measured run went on and succeeded.
@@ -189,14 +235,25 @@ async fn a_failed_run_is_stored_and_retry_failed_replaces_it_exactly_once() {
     // A plain rerun has nothing left to do and keeps the failure.
     let (again, events) = sweep(&s.experiment, &s.backend, &s.options).await;
     assert_eq!(again.unwrap().status, SweepStatus::FinishedWithFailures);
-    assert!(events.contains(&Event::Started { planned_runs: 3, already_stored: 3, to_run: 0 }));
+    assert!(events.contains(&Event::Started {
+        planned_runs: 3,
+        already_stored: 3,
+        to_run: 0
+    }));
 
     // --retry-failed re-runs just that run; the old rows are superseded, not duplicated.
-    let retry = SweepOptions { retry_failed: true, ..s.options.clone() };
+    let retry = SweepOptions {
+        retry_failed: true,
+        ..s.options.clone()
+    };
     let (report, events) = sweep(&s.experiment, &s.backend, &retry).await;
     let report = report.unwrap();
     assert_eq!(report.status, SweepStatus::Finished);
-    assert!(events.contains(&Event::Started { planned_runs: 3, already_stored: 2, to_run: 1 }));
+    assert!(events.contains(&Event::Started {
+        planned_runs: 3,
+        already_stored: 2,
+        to_run: 1
+    }));
     assert_exactly_once(&s.results, 3, 2);
     let rows = read_calls(&s.results);
     let measured_errors = strs(&rows, "status")
@@ -224,7 +281,10 @@ async fn non_retryable_errors_are_not_retried() {
         .collect();
     assert_eq!(
         errors,
-        [(Some("client".to_owned()), Some(1)), (Some("backend".to_owned()), Some(1))]
+        [
+            (Some("client".to_owned()), Some(1)),
+            (Some("backend".to_owned()), Some(1))
+        ]
     );
 }
 
@@ -236,7 +296,10 @@ async fn a_stall_is_detected_within_stall_s() {
     let started = std::time::Instant::now();
     let (report, _) = sweep(&s.experiment, &s.backend, &s.options).await;
     report.unwrap();
-    assert!(started.elapsed() < Duration::from_secs(3), "did not wait for the stalled stream");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "did not wait for the stalled stream"
+    );
     let rows = read_calls(&s.results);
     assert_eq!(strs(&rows, "error_kind")[0].as_deref(), Some("stall"));
 }
@@ -262,16 +325,28 @@ async fn a_backend_that_dies_is_waited_for_and_the_sweep_completes() {
     };
     let (report, ()) = tokio::join!(sweep_future, chaos);
     let report = report.unwrap();
-    assert_eq!(report.status, SweepStatus::Finished, "no run was burnt as a failure");
+    assert_eq!(
+        report.status,
+        SweepStatus::Finished,
+        "no run was burnt as a failure"
+    );
     let mut events = Vec::new();
     while let Ok(e) = rx.try_recv() {
         events.push(e);
     }
-    assert!(events.iter().any(|e| matches!(e, Event::BackendDown { .. })));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::BackendDown { .. }))
+    );
     assert!(events.iter().any(|e| matches!(e, Event::BackendUp { .. })));
     assert_exactly_once(&s.results, 6, 2);
     let rows = read_calls(&s.results);
-    assert!(strs(&rows, "status").iter().all(|s| s.as_deref() == Some("ok")));
+    assert!(
+        strs(&rows, "status")
+            .iter()
+            .all(|s| s.as_deref() == Some("ok"))
+    );
 }
 
 #[tokio::test]
@@ -292,7 +367,10 @@ async fn a_backend_that_stays_down_stops_the_sweep_and_it_resumes_later() {
     assert_eq!(report.status, SweepStatus::BackendDown);
     assert_eq!(report.exit_code(), 4);
     assert!(report.progress.runs_stored < 6);
-    assert_eq!(report.progress.runs_failed, 0, "down time is not stored as failures");
+    assert_eq!(
+        report.progress.runs_failed, 0,
+        "down time is not stored as failures"
+    );
     let manifest = store::read_manifest(&s.results.join("manifest.json")).unwrap();
     assert_eq!(manifest.status, SweepStatus::BackendDown);
 
@@ -361,19 +439,34 @@ async fn an_interrupted_sweep_resumes_exactly_where_it_stopped() {
 async fn a_changed_experiment_file_is_refused_and_force_new_moves_the_old_results_aside() {
     let server = fake(FakeConfig::default()).await;
     let s = setup(&server, 1, "");
-    sweep(&s.experiment, &s.backend, &s.options).await.0.unwrap();
+    sweep(&s.experiment, &s.backend, &s.options)
+        .await
+        .0
+        .unwrap();
 
     let changed_text = format!("{}\n# a changed file\n", s.experiment.text);
     let changed = Experiment::parse(Path::new("experiment.toml"), &changed_text, None).unwrap();
     let (result, _) = sweep(&changed, &s.backend, &s.options).await;
     let err = result.unwrap_err();
-    assert!(matches!(err, Error::Store(StoreError::ExperimentChanged { .. })));
+    assert!(matches!(
+        err,
+        Error::Store(StoreError::ExperimentChanged { .. })
+    ));
     assert_eq!(err.exit_code(), 5);
     let message = err.to_string();
-    assert!(message.contains("holds results of a different experiment file"), "{message}");
-    assert!(message.contains("fix: pass a new --out DIR, or --force-new"), "{message}");
+    assert!(
+        message.contains("holds results of a different experiment file"),
+        "{message}"
+    );
+    assert!(
+        message.contains("fix: pass a new --out DIR, or --force-new"),
+        "{message}"
+    );
 
-    let force = SweepOptions { force_new: true, ..s.options.clone() };
+    let force = SweepOptions {
+        force_new: true,
+        ..s.options.clone()
+    };
     let (report, _) = sweep(&changed, &s.backend, &force).await;
     let report = report.unwrap();
     let aside = report.moved_aside.expect("moved aside");
@@ -391,13 +484,22 @@ async fn an_unreachable_backend_fails_fast_with_the_url_and_creates_nothing() {
     let experiment = Experiment::load(&file).unwrap();
     let backend = Ollama::new(&experiment.backend).unwrap();
     let results = dir.path().join("results");
-    let options = SweepOptions { out: Some(results.clone()), ..SweepOptions::default() };
+    let options = SweepOptions {
+        out: Some(results.clone()),
+        ..SweepOptions::default()
+    };
     let (result, _) = sweep(&experiment, &backend, &options).await;
     let err = result.unwrap_err();
     assert_eq!(err.exit_code(), 4);
     let message = err.to_string();
-    assert!(message.starts_with(&format!("cannot reach the backend at {url}: connect:")), "{message}");
-    assert!(message.contains("fix: start Ollama with `ollama serve`"), "{message}");
+    assert!(
+        message.starts_with(&format!("cannot reach the backend at {url}: connect:")),
+        "{message}"
+    );
+    assert!(
+        message.contains("fix: start Ollama with `ollama serve`"),
+        "{message}"
+    );
     assert!(!results.exists());
 }
 
@@ -411,6 +513,14 @@ async fn an_unknown_model_is_reported_at_preflight() {
     let s = setup(&server, 1, "");
     let (result, _) = sweep(&s.experiment, &s.backend, &s.options).await;
     let message = result.unwrap_err().to_string();
-    assert!(message.contains("model 'gemma3:latest' not found"), "{message}");
-    assert!(message.contains("fix: the model is not on the backend: pull it first (`ollama pull <model>`)"), "{message}");
+    assert!(
+        message.contains("model 'gemma3:latest' not found"),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "fix: the model is not on the backend: pull it first (`ollama pull <model>`)"
+        ),
+        "{message}"
+    );
 }

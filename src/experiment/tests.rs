@@ -68,15 +68,31 @@ fn a_full_file_parses_into_the_expected_values() {
     let e = parse(FULL).unwrap();
     assert_eq!(e.name, "gemma3-ctx-gpu");
     assert_eq!(e.description, "free text");
-    assert_eq!((e.repetitions, e.warmup, e.order, e.seed), (5, 2, OrderKind::Random, Some(42)));
+    assert_eq!(
+        (e.repetitions, e.warmup, e.order, e.seed),
+        (5, 2, OrderKind::Random, Some(42))
+    );
     assert_eq!(e.backend.url, "http://10.0.0.5:11434");
     assert_eq!(e.backend.model, "gemma3:latest");
-    assert_eq!((e.backend.timeout_s, e.backend.stall_s, e.backend.retries), (120.0, 30.0, 4));
+    assert_eq!(
+        (e.backend.timeout_s, e.backend.stall_s, e.backend.retries),
+        (120.0, 30.0, 4)
+    );
     assert_eq!(e.backend.keep_alive.as_deref(), Some("1h"));
     let keys: Vec<_> = e.grid.iter().map(|a| a.key.as_str()).collect();
-    assert_eq!(keys, ["num_gpu", "num_ctx", "temperature"], "file order is kept");
-    assert_eq!(e.grid[2].values, [OptionValue::Float(0.2), OptionValue::Float(1.0)]);
-    let Workload::Prompt { prompts, num_predict } = &e.workload;
+    assert_eq!(
+        keys,
+        ["num_gpu", "num_ctx", "temperature"],
+        "file order is kept"
+    );
+    assert_eq!(
+        e.grid[2].values,
+        [OptionValue::Float(0.2), OptionValue::Float(1.0)]
+    );
+    let Workload::Prompt {
+        prompts,
+        num_predict,
+    } = &e.workload;
     assert_eq!(prompts, &["Summarise", "Explain"]);
     assert_eq!(*num_predict, Some(128));
     assert_eq!(e.agents.len(), 2);
@@ -95,9 +111,19 @@ fn a_full_file_parses_into_the_expected_values() {
 #[test]
 fn defaults_fill_what_the_file_leaves_out() {
     let e = parse(MINIMAL).unwrap();
-    assert_eq!((e.repetitions, e.warmup, e.order, e.seed), (3, 1, OrderKind::Blocked, None));
+    assert_eq!(
+        (e.repetitions, e.warmup, e.order, e.seed),
+        (3, 1, OrderKind::Blocked, None)
+    );
     assert_eq!(e.backend.url, "http://127.0.0.1:11434");
-    assert_eq!((e.backend.timeout_s, e.backend.retries, e.backend.down_timeout_s), (600.0, 2, 600.0));
+    assert_eq!(
+        (
+            e.backend.timeout_s,
+            e.backend.retries,
+            e.backend.down_timeout_s
+        ),
+        (600.0, 2, 600.0)
+    );
     assert_eq!(e.agents.len(), 1);
     assert_eq!(e.agents[0].name, "default");
     assert!(e.grid.is_empty());
@@ -105,7 +131,12 @@ fn defaults_fill_what_the_file_leaves_out() {
 
 #[test]
 fn ollama_host_is_the_default_url() {
-    let host = |h: &str| Experiment::parse(Path::new(FILE), MINIMAL, Some(h)).unwrap().backend.url;
+    let host = |h: &str| {
+        Experiment::parse(Path::new(FILE), MINIMAL, Some(h))
+            .unwrap()
+            .backend
+            .url
+    };
     assert_eq!(host("0.0.0.0"), "http://0.0.0.0:11434");
     assert_eq!(host("gpu-box:8080"), "http://gpu-box:8080");
     assert_eq!(host("https://ollama.lab"), "https://ollama.lab:11434");
@@ -122,7 +153,9 @@ fn unknown_top_level_key() {
 #[test]
 fn wrong_type_inside_a_grid_list_names_the_index() {
     assert_eq!(
-        error_of(&format!("{MINIMAL}\n[grid]\nnum_ctx = [512, 1024, \"big\"]\n")),
+        error_of(&format!(
+            "{MINIMAL}\n[grid]\nnum_ctx = [512, 1024, \"big\"]\n"
+        )),
         "experiments/study.toml: `grid.num_ctx[2]`: expected an integer, found string `\"big\"`\n  fix: write num_ctx values as an integer, e.g. num_ctx = 512"
     );
 }
@@ -175,8 +208,14 @@ fn grids_over_a_million_cells_are_rejected_before_expansion() {
 #[test]
 fn toml_syntax_errors_give_line_and_column() {
     let message = error_of("[experiment]\nname = \"s\nrepetitions = 3\n");
-    assert!(message.starts_with("experiments/study.toml: `line 2, column"), "{message}");
-    assert!(message.ends_with("fix: fix the TOML syntax at that position"), "{message}");
+    assert!(
+        message.starts_with("experiments/study.toml: `line 2, column"),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("fix: fix the TOML syntax at that position"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -214,7 +253,9 @@ fn missing_sections_and_keys() {
 #[test]
 fn unknown_keys_in_an_agent() {
     assert_eq!(
-        error_of(&format!("{MINIMAL}\n[[agent]]\nname = \"a\"\nsytem = \"x\"\n")),
+        error_of(&format!(
+            "{MINIMAL}\n[[agent]]\nname = \"a\"\nsytem = \"x\"\n"
+        )),
         "experiments/study.toml: `agent[0].sytem`: unknown key\n  fix: known keys here: name, inherit_grid, options, system"
     );
 }
@@ -230,7 +271,11 @@ fn duplicate_grid_values() {
 #[test]
 fn prompts_file_resolves_against_the_experiment_folder() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("prompts.txt"), "first prompt\n\nsecond prompt\n").unwrap();
+    std::fs::write(
+        dir.path().join("prompts.txt"),
+        "first prompt\n\nsecond prompt\n",
+    )
+    .unwrap();
     let file = dir.path().join("e.toml");
     let text = "[experiment]\nname = \"s\"\n[backend]\nmodel = \"m\"\n[workload]\nprompts_file = \"prompts.txt\"\n";
     let e = Experiment::parse(&file, text, None).unwrap();

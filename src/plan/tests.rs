@@ -19,28 +19,52 @@ fn agent(name: &str, inherit_grid: bool, options: &[(&str, OptionValue)]) -> Age
     AgentSpec {
         name: name.into(),
         inherit_grid,
-        options: options.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
+        options: options
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
         system: None,
     }
 }
 
 fn values(cell: &Cell) -> BTreeMap<String, String> {
-    cell.options.iter().map(|(k, v)| (k.clone(), v.to_string())).collect()
+    cell.options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .collect()
 }
 
 #[test]
 fn expansion_is_the_cartesian_product_last_axis_fastest() {
-    let grid = [axis("num_gpu", &[60, 80]), axis("num_ctx", &[512, 1024, 2048])];
+    let grid = [
+        axis("num_gpu", &[60, 80]),
+        axis("num_ctx", &[512, 1024, 2048]),
+    ];
     let cells = expand(&grid, &[agent("a", true, &[])], "m", &[]);
     assert_eq!(cells.len(), 6);
     let points: Vec<(String, String)> = cells
         .iter()
-        .map(|c| (c.option("num_gpu").unwrap().to_string(), c.option("num_ctx").unwrap().to_string()))
+        .map(|c| {
+            (
+                c.option("num_gpu").unwrap().to_string(),
+                c.option("num_ctx").unwrap().to_string(),
+            )
+        })
         .collect();
-    let expected = [("60", "512"), ("60", "1024"), ("60", "2048"), ("80", "512"), ("80", "1024"), ("80", "2048")];
+    let expected = [
+        ("60", "512"),
+        ("60", "1024"),
+        ("60", "2048"),
+        ("80", "512"),
+        ("80", "1024"),
+        ("80", "2048"),
+    ];
     assert_eq!(
         points,
-        expected.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect::<Vec<_>>()
+        expected
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect::<Vec<_>>()
     );
     assert_eq!(cells[0].id, "c0000");
     assert_eq!(cells[5].id, "c0005");
@@ -50,9 +74,20 @@ fn expansion_is_the_cartesian_product_last_axis_fastest() {
 #[test]
 fn agent_overrides_fix_a_key_and_remove_its_axis() {
     let grid = [axis("num_ctx", &[512, 1024]), axis("top_k", &[20, 40])];
-    let chimera = agent("chimera", true, &[("top_k", OptionValue::Int(64)), ("min_p", OptionValue::Float(0.1))]);
+    let chimera = agent(
+        "chimera",
+        true,
+        &[
+            ("top_k", OptionValue::Int(64)),
+            ("min_p", OptionValue::Float(0.1)),
+        ],
+    );
     let cells = expand(&grid, &[chimera], "m", &[]);
-    assert_eq!(cells.len(), 2, "top_k is fixed by the agent, only num_ctx varies");
+    assert_eq!(
+        cells.len(),
+        2,
+        "top_k is fixed by the agent, only num_ctx varies"
+    );
     for cell in &cells {
         assert_eq!(cell.option("top_k"), Some(&OptionValue::Int(64)));
         assert_eq!(cell.option("min_p"), Some(&OptionValue::Float(0.1)));
@@ -74,9 +109,18 @@ fn a_non_inheriting_agent_sends_backend_defaults_but_follows_the_model_axis() {
     let cells = expand(&grid, &agents, "unused", &base);
     assert_eq!(cells.len(), 2 + 4);
     let baseline: Vec<_> = cells.iter().filter(|c| c.agent == "baseline").collect();
-    assert_eq!(baseline.iter().map(|c| c.model.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(
+        baseline
+            .iter()
+            .map(|c| c.model.as_str())
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
     for cell in &baseline {
-        assert_eq!(values(cell), BTreeMap::from([("num_predict".into(), "64".into())]));
+        assert_eq!(
+            values(cell),
+            BTreeMap::from([("num_predict".into(), "64".into())])
+        );
         assert_eq!(cell.load_key, format!("model={}", cell.model));
     }
     assert_eq!(axes_for(&grid, &agents[0]).len(), 1);
@@ -85,16 +129,29 @@ fn a_non_inheriting_agent_sends_backend_defaults_but_follows_the_model_axis() {
 #[test]
 fn grid_values_override_base_options_and_agent_options_override_both() {
     let grid = [axis("num_predict", &[32])];
-    let base = [("num_predict".to_owned(), OptionValue::Int(128)), ("seed".to_owned(), OptionValue::Int(1))];
+    let base = [
+        ("num_predict".to_owned(), OptionValue::Int(128)),
+        ("seed".to_owned(), OptionValue::Int(1)),
+    ];
     let plain = expand(&grid, &[agent("a", true, &[])], "m", &base);
     assert_eq!(plain[0].option("num_predict"), Some(&OptionValue::Int(32)));
-    let fixed = expand(&grid, &[agent("a", true, &[("seed", OptionValue::Int(9))])], "m", &base);
+    let fixed = expand(
+        &grid,
+        &[agent("a", true, &[("seed", OptionValue::Int(9))])],
+        "m",
+        &base,
+    );
     assert_eq!(fixed[0].option("seed"), Some(&OptionValue::Int(9)));
 }
 
 #[test]
 fn an_empty_grid_gives_one_cell_per_agent() {
-    let cells = expand(&[], &[agent("a", true, &[]), agent("b", false, &[])], "m", &[]);
+    let cells = expand(
+        &[],
+        &[agent("a", true, &[]), agent("b", false, &[])],
+        "m",
+        &[],
+    );
     assert_eq!(cells.len(), 2);
     assert_eq!(cells[1].id, "c0001");
 }
@@ -129,9 +186,17 @@ name = "chimera"
     assert_eq!(plan.load_groups(), 3);
     assert_eq!(plan.reloads, minimum_reloads(3, 3));
     assert_eq!(plan.warmup_calls(), 2 * plan.reloads);
-    let columns: Vec<_> = plan.option_columns.iter().map(|c| c.name.as_str()).collect();
+    let columns: Vec<_> = plan
+        .option_columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
     assert_eq!(columns, ["num_ctx", "seed", "num_predict", "temperature"]);
-    assert_eq!(Plan::build(&experiment, 5).runs, plan.runs, "same seed, same order");
+    assert_eq!(
+        Plan::build(&experiment, 5).runs,
+        plan.runs,
+        "same seed, same order"
+    );
 }
 
 #[test]
@@ -161,7 +226,10 @@ options = { temperature = 0.8 }
 
 /// Cells with `groups` load configurations of `per_group` cells each.
 fn cells_in_groups(groups: usize, per_group: usize) -> Vec<Cell> {
-    let grid = [axis("num_ctx", &(0..groups as i64).collect::<Vec<_>>()), axis("top_k", &(0..per_group as i64).collect::<Vec<_>>())];
+    let grid = [
+        axis("num_ctx", &(0..groups as i64).collect::<Vec<_>>()),
+        axis("top_k", &(0..per_group as i64).collect::<Vec<_>>()),
+    ];
     expand(&grid, &[agent("a", true, &[])], "m", &[])
 }
 

@@ -103,6 +103,11 @@ pub fn inspect(
     }
     let manifest_path = dir.join(MANIFEST);
     if !manifest_path.exists() {
+        // A session killed between creating the folder and writing its manifest left no
+        // data: start afresh there. Anything else is not ours to overwrite.
+        if is_abandoned_start(dir)? {
+            return Ok((Existing::Fresh, None));
+        }
         return Err(StoreError::NotResults {
             dir: dir.to_path_buf(),
         });
@@ -116,6 +121,22 @@ pub fn inspect(
         });
     }
     Ok((Existing::Resume(Box::new(manifest)), None))
+}
+
+/// Only what `Store::open` writes before the manifest: the experiment copy, an empty
+/// calls folder, temporary files.
+fn is_abandoned_start(dir: &Path) -> Result<bool, StoreError> {
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name == EXPERIMENT_COPY
+            || name.ends_with(".tmp")
+            || (name == CALLS_DIR && data_files(&entry.path())?.is_empty());
+        if !ours {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 pub fn read_manifest(path: &Path) -> Result<Manifest, StoreError> {

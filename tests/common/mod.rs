@@ -84,7 +84,9 @@ pub fn read_calls(results: &Path) -> DataFrame {
     assert!(!files.is_empty(), "no data files in {}", results.display());
     let mut all: Option<DataFrame> = None;
     for file in files {
-        let frame = ParquetReader::new(File::open(&file).expect("open")).finish().expect("read parquet");
+        let frame = ParquetReader::new(File::open(&file).expect("open"))
+            .finish()
+            .expect("read parquet");
         match all.as_mut() {
             None => all = Some(frame),
             Some(all) => {
@@ -113,21 +115,42 @@ pub fn strs(frame: &DataFrame, name: &str) -> Vec<Option<String>> {
 }
 
 pub fn floats(frame: &DataFrame, name: &str) -> Vec<Option<f64>> {
-    frame.column(name).expect(name).f64().expect("f64 column").iter().collect()
+    frame
+        .column(name)
+        .expect(name)
+        .f64()
+        .expect("f64 column")
+        .iter()
+        .collect()
 }
 
 pub fn ints(frame: &DataFrame, name: &str) -> Vec<Option<i64>> {
-    frame.column(name).expect(name).i64().expect("i64 column").iter().collect()
+    frame
+        .column(name)
+        .expect(name)
+        .i64()
+        .expect("i64 column")
+        .iter()
+        .collect()
 }
 
 pub fn bools(frame: &DataFrame, name: &str) -> Vec<Option<bool>> {
-    frame.column(name).expect(name).bool().expect("bool column").iter().collect()
+    frame
+        .column(name)
+        .expect(name)
+        .bool()
+        .expect("bool column")
+        .iter()
+        .collect()
 }
 
 /// Measured rows per run_id: (number of rows, statuses).
 pub fn measured_rows_per_run(frame: &DataFrame) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
-    for (id, warmup) in strs(frame, "run_id").into_iter().zip(bools(frame, "is_warmup")) {
+    for (id, warmup) in strs(frame, "run_id")
+        .into_iter()
+        .zip(bools(frame, "is_warmup"))
+    {
         if warmup == Some(false) {
             *counts.entry(id.expect("run_id")).or_insert(0) += 1;
         }
