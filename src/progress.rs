@@ -24,6 +24,7 @@ struct Display {
     total: usize,
     done: usize,
     failed: usize,
+    started: bool,
 }
 
 impl Display {
@@ -44,6 +45,7 @@ impl Display {
             total: 0,
             done: 0,
             failed: 0,
+            started: false,
         }
     }
 
@@ -65,6 +67,7 @@ impl Display {
                 to_run,
             } => {
                 self.total = *to_run;
+                self.started = true;
                 if let Some(bar) = &self.bar {
                     bar.set_length(*to_run as u64);
                 }
@@ -125,6 +128,10 @@ impl Display {
     fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
+        }
+        if !self.started {
+            // The sweep never started (preflight failed): its error says it all.
+            return;
         }
         self.line(&format!(
             "{} of {} runs stored this session, {} failed",

@@ -256,13 +256,14 @@ fn request_error(err: reqwest::Error) -> CallError {
         // Refused, reset, DNS: the backend is unreachable (the scheduler then probes it).
         ErrorKind::Connect
     };
-    let mut message = err.to_string();
-    let mut source = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
+    // reqwest's chain repeats itself ("error sending request ... client error (Connect) ...");
+    // the innermost cause is the one a user can act on.
+    let mut cause: &dyn std::error::Error = &err;
+    while let Some(inner) = cause.source() {
+        cause = inner;
     }
-    CallError::new(kind, message)
+    let url = err.url().map(|u| format!(" ({u})")).unwrap_or_default();
+    CallError::new(kind, format!("{cause}{url}"))
 }
 
 /// Maps a non-2xx response to an error carrying Ollama's `{"error": ...}` text.

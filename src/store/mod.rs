@@ -511,3 +511,6 @@ fn tmp_path(path: &Path) -> PathBuf {
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
+
+#[cfg(test)]
+mod tests;
