@@ -22,17 +22,83 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank]
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    let server = FakeOllama::start(FakeConfig {
-        tokens: 16,
-        token_delay: Duration::ZERO,
-        empty_first_chunk: true,
-        real_timing: true,
-        models: Vec::new(),
-    })
-    .await
-    .expect("fake server");
+fn main() {
+    // A fake Ollama in its own process, as a real backend is.
+    let port = 11499;
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_chimera"))
+        .args([
+            "fake-ollama",
+            "--port",
+            &port.to_string(),
+            "--tokens",
+            "16",
+            "--token-delay-ms",
+            "0",
+            "--real-timing",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start chimera fake-ollama");
+    std::thread::sleep(Duration::from_millis(500));
+    let url = format!("http://127.0.0.1:{port}");
+    let runs: [(&str, Option<String>, bool); 4] = [
+        (
+            "server in its own process, current-thread client (as `chimera run`)",
+            Some(url.clone()),
+            false,
+        ),
+        (
+            "server in its own process, multi-thread client with 2 workers",
+            Some(url),
+            true,
+        ),
+        (
+            "server in-process, current-thread runtime (both interleave on one thread)",
+            None,
+            false,
+        ),
+        (
+            "server in-process, multi-thread runtime with 2 workers",
+            None,
+            true,
+        ),
+    ];
+    for (name, url, multi) in runs {
+        println!("== {name}");
+        let runtime = if multi {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        };
+        runtime.expect("runtime").block_on(measure(url));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// Runs a sweep against `url` (or an in-process fake server) and prints overhead
+/// percentiles and store throughput.
+async fn measure(url: Option<String>) {
+    let in_process = match url {
+        Some(_) => None,
+        None => Some(
+            FakeOllama::start(FakeConfig {
+                tokens: 16,
+                token_delay: Duration::ZERO,
+                empty_first_chunk: true,
+                real_timing: true,
+                models: Vec::new(),
+            })
+            .await
+            .expect("fake server"),
+        ),
+    };
+    let url = url.unwrap_or_else(|| in_process.as_ref().map(FakeOllama::url).unwrap_or_default());
     let dir = tempfile::tempdir().expect("tempdir");
     let text = format!(
         r#"
@@ -43,13 +109,12 @@ warmup = 0
 order = "sequential"
 seed = 1
 [backend]
-url = "{}"
+url = "{url}"
 model = "bench"
 [workload]
 prompts = ["Measure the harness"]
 num_predict = 16
-"#,
-        server.url()
+"#
     );
     let file = dir.path().join("bench.toml");
     std::fs::write(&file, text).expect("write experiment");
@@ -64,7 +129,9 @@ num_predict = 16
     drop(rx);
     let (_cancel_tx, cancel) = watch::channel(false);
     let started = Instant::now();
-    let report = run_sweep(&experiment, &backend, &options, tx, cancel).await.expect("sweep");
+    let report = run_sweep(&experiment, &backend, &options, tx, cancel)
+        .await
+        .expect("sweep");
     let sweep_s = started.elapsed().as_secs_f64();
     assert_eq!(report.progress.runs_ok, CALLS);
 
@@ -83,14 +150,21 @@ num_predict = 16
     let mut e2e_sorted: Vec<f64> = e2e.iter().flatten().collect();
     e2e_sorted.sort_by(f64::total_cmp);
 
-    println!("harness overhead per call (client e2e - server time), {} calls on loopback:", overhead.len());
+    println!(
+        "harness overhead per call (client e2e - server time), {} calls on loopback:",
+        overhead.len()
+    );
     println!(
         "  p50 {:.3} ms   p90 {:.3} ms   p99 {:.3} ms   (e2e p50 {:.3} ms)   target p50 <= 0.300 ms: {}",
         percentile(&overhead, 50.0),
         percentile(&overhead, 90.0),
         percentile(&overhead, 99.0),
         percentile(&e2e_sorted, 50.0),
-        if percentile(&overhead, 50.0) <= 0.3 { "met" } else { "NOT met" }
+        if percentile(&overhead, 50.0) <= 0.3 {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
     println!(
         "  whole sweep: {CALLS} runs in {sweep_s:.2} s = {:.0} runs/s including one fsynced segment per run",
@@ -101,7 +175,8 @@ num_predict = 16
     let store_dir = dir.path().join("store");
     let plan = chimera_sweep::plan::Plan::build(&experiment, 1);
     let (existing, _) = store::inspect(&store_dir, &experiment, false).expect("inspect");
-    let mut store = Store::open(&store_dir, &experiment, &plan, existing, Default::default()).expect("store");
+    let mut store =
+        Store::open(&store_dir, &experiment, &plan, existing, Default::default()).expect("store");
     let record = sample_record(&plan);
     let commits = 1000;
     let started = Instant::now();
@@ -119,7 +194,10 @@ num_predict = 16
         commits as f64 / commit_s,
         commit_s * 1e3 / commits as f64
     );
-    println!("machine load (1 min) at the end: {:?}", chimera_sweep::env::load_average());
+    println!(
+        "machine load (1 min) at the end: {:?}",
+        chimera_sweep::env::load_average()
+    );
 }
 
 fn sample_record(plan: &chimera_sweep::plan::Plan) -> store::CallRecord {

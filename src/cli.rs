@@ -59,13 +59,19 @@ pub enum Command {
         /// Delay between streamed tokens, milliseconds.
         #[arg(long, default_value_t = 5)]
         token_delay_ms: u64,
+        /// Report the measured handler time as total_duration (for overhead benchmarks).
+        #[arg(long)]
+        real_timing: bool,
     },
 }
 
 /// Parses the command line, runs the command, returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: a sweep sends one call at a time, and a single-threaded runtime reads the
+    // stream on the thread the I/O event wakes, with no cross-thread hand-off inside the
+    // measured time (see benches/overhead.rs). Store writes run on blocking threads.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -107,7 +113,8 @@ async fn dispatch(command: Command) -> Result<i32, Error> {
             port,
             tokens,
             token_delay_ms,
-        } => fake_ollama(port, tokens, token_delay_ms).await,
+            real_timing,
+        } => fake_ollama(port, tokens, token_delay_ms, real_timing).await,
     }
 }
 
@@ -210,10 +217,16 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn fake_ollama(port: u16, tokens: usize, token_delay_ms: u64) -> Result<i32, Error> {
+async fn fake_ollama(
+    port: u16,
+    tokens: usize,
+    token_delay_ms: u64,
+    real_timing: bool,
+) -> Result<i32, Error> {
     let config = FakeConfig {
         tokens,
         token_delay: Duration::from_millis(token_delay_ms),
+        real_timing,
         ..FakeConfig::default()
     };
     let server = FakeOllama::start_on(port, config)

@@ -33,7 +33,10 @@ fn python_has_modules() -> bool {
 #[tokio::test]
 async fn pyarrow_and_duckdb_read_the_calls_table() {
     if !python_has_modules() {
-        assert!(std::env::var_os("CI").is_none(), "CI must install pyarrow and duckdb (see .ci/run)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install pyarrow and duckdb (see .ci/run)"
+        );
         eprintln!("skipped: python3 with pyarrow and duckdb is not installed");
         return;
     }
@@ -43,12 +46,22 @@ async fn pyarrow_and_duckdb_read_the_calls_table() {
     let experiment = Experiment::load(&file).unwrap();
     let backend = Ollama::new(&experiment.backend).unwrap();
     let out = dir.path().join("results");
-    let options = SweepOptions { out: Some(out.clone()), ..SweepOptions::default() };
+    let options = SweepOptions {
+        out: Some(out.clone()),
+        ..SweepOptions::default()
+    };
     sweep(&experiment, &backend, &options).await.0.unwrap();
     let rows = read_calls(&out).height();
 
-    let output = Command::new("python3").args(["-c", CHECK, out.to_str().unwrap()]).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new("python3")
+        .args(["-c", CHECK, out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let printed = String::from_utf8(output.stdout).unwrap();
     assert_eq!(printed.trim(), format!("{rows} {rows} 6 100.0 512"));
 }

@@ -274,10 +274,12 @@ impl Store {
     /// The measured runs already stored, each with the status of its latest version.
     pub fn stored_runs(&self) -> Result<HashMap<String, StoredRun>, StoreError> {
         let files = self.data_files()?;
-        let per_file: Vec<Vec<(String, bool)>> = files
-            .par_iter()
-            .map(|path| read_run_status(path))
-            .collect::<Result<_, _>>()?;
+        let per_file: Vec<Vec<(String, bool)>> = io_pool().install(|| {
+            files
+                .par_iter()
+                .map(|path| read_run_status(path))
+                .collect::<Result<_, _>>()
+        })?;
         let mut runs: HashMap<String, StoredRun> = HashMap::new();
         for rows in per_file {
             // A run's rows live in one file; across files the later one wins.
@@ -306,11 +308,9 @@ impl Store {
         write_parquet_atomic(&path, &mut frame)?;
         if let Some(first) = records.first()
             && !first.is_warmup
+            && let Some(session) = self.manifest.sessions.last_mut()
         {
-            self.manifest
-                .sessions
-                .last_mut()
-                .map(|s| s.runs_stored += 1);
+            session.runs_stored += 1;
         }
         Ok(path)
     }
@@ -322,10 +322,12 @@ impl Store {
         if files.is_empty() {
             return Ok(0);
         }
-        let frames: Vec<DataFrame> = files
-            .par_iter()
-            .map(|path| read_parquet(path))
-            .collect::<Result<_, _>>()?;
+        let frames: Vec<DataFrame> = io_pool().install(|| {
+            files
+                .par_iter()
+                .map(|path| read_parquet(path))
+                .collect::<Result<_, _>>()
+        })?;
         let latest_file = latest_file_per_run(&frames).map_err(|source| StoreError::Parquet {
             path: self.calls.clone(),
             source,
@@ -393,6 +395,27 @@ impl Store {
             })?;
         write_atomic(&path, &text)
     }
+}
+
+/// The thread pool that reads data files in parallel. Its threads get large stacks: decoding
+/// Parquet metadata takes deep frames, and rayon nests stolen tasks on the same stack, which
+/// overflowed the default 2 MiB when compacting a few thousand segments.
+fn io_pool() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("chimera-store-{i}"))
+            .stack_size(32 << 20)
+            .build()
+            .unwrap_or_else(|_| {
+                // Without a dedicated pool, fall back to a single thread in place.
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .use_current_thread()
+                    .build()
+                    .expect("a single-thread pool on the current thread")
+            })
+    })
 }
 
 /// Committed `*.parquet` files of a calls folder, in commit order.
