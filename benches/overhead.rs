@@ -93,6 +93,7 @@ async fn measure(url: Option<String>) {
                 empty_first_chunk: true,
                 real_timing: true,
                 models: Vec::new(),
+                replies: Vec::new(),
             })
             .await
             .expect("fake server"),
@@ -183,7 +184,12 @@ num_predict = 16
     for i in 0..commits {
         let mut r = record.clone();
         r.run_id = plan.runs[i].run_id.clone();
-        store.commit(&[r]).expect("commit");
+        store
+            .commit(&store::RunOutput {
+                calls: vec![r],
+                ..Default::default()
+            })
+            .expect("commit");
     }
     let commit_s = started.elapsed().as_secs_f64();
     let started = Instant::now();

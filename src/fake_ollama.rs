@@ -42,6 +42,9 @@ pub struct FakeConfig {
     pub real_timing: bool,
     /// Models that exist; empty = every model exists.
     pub models: Vec<String>,
+    /// Canned answers: the first whose key the prompt contains is streamed word by word
+    /// (capped by num_predict); other prompts get `tokens` generated tokens.
+    pub replies: Vec<(String, String)>,
 }
 
 impl Default for FakeConfig {
@@ -52,6 +55,7 @@ impl Default for FakeConfig {
             empty_first_chunk: true,
             real_timing: false,
             models: Vec::new(),
+            replies: Vec::new(),
         }
     }
 }
@@ -381,10 +385,20 @@ async fn generate(stream: &mut TcpStream, inner: &Mutex<Inner>, request: &Reques
     if config.empty_first_chunk && !write_chunk(stream, &format!("{}\n", piece(""))).await {
         return false;
     }
-    let tokens = body["options"]["num_predict"]
+    let limit = body["options"]["num_predict"]
         .as_i64()
         .filter(|n| *n >= 0)
-        .map_or(config.tokens, |n| (n as usize).min(config.tokens));
+        .map(|n| n as usize);
+    let pieces: Vec<String> = match config
+        .replies
+        .iter()
+        .find(|(key, _)| prompt.contains(key.as_str()))
+    {
+        Some((_, reply)) => reply.split_inclusive(' ').map(str::to_owned).collect(),
+        None => (0..config.tokens).map(|i| format!("tok{i} ")).collect(),
+    };
+    let available = pieces.len();
+    let tokens = limit.map_or(available, |n| n.min(available));
     let mut text = String::new();
     for i in 0..tokens {
         if i > 0 && !config.token_delay.is_zero() {
@@ -408,9 +422,9 @@ async fn generate(stream: &mut TcpStream, inner: &Mutex<Inner>, request: &Reques
             (Some(Fault::Stall(pause)), 1) => tokio::time::sleep(*pause).await,
             _ => {}
         }
-        let token = format!("tok{i} ");
-        text.push_str(&token);
-        if !write_chunk(stream, &format!("{}\n", piece(&token))).await {
+        let token = &pieces[i];
+        text.push_str(token);
+        if !write_chunk(stream, &format!("{}\n", piece(token))).await {
             return false;
         }
     }
@@ -430,7 +444,7 @@ async fn generate(stream: &mut TcpStream, inner: &Mutex<Inner>, request: &Reques
     let mut final_chunk = json!({
         "model": model,
         "done": true,
-        "done_reason": if tokens < config.tokens { "length" } else { "stop" },
+        "done_reason": if tokens < available { "length" } else { "stop" },
         "total_duration": total_ns,
         "load_duration": load_ns,
         "prompt_eval_count": prompt_tokens,

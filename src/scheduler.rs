@@ -10,10 +10,15 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 
+use crate::agent::{self, extract, ingest, quality, report};
 use crate::backend::{Backend, CallError, CallOutput, CallRequest, LoadedModel};
-use crate::experiment::{Experiment, Workload};
+use crate::experiment::{AgentSpec, Experiment, Workload};
 use crate::plan::{Cell, Plan, PlannedRun};
-use crate::store::{CallRecord, Store, StoreError, StoredRun};
+use crate::store::{CallRecord, RunOutput, RunRecord, Store, StoreError, StoredRun};
+
+/// Warm-ups load the model with a prompt unlike the workload's, so they do not prime the
+/// backend's prompt cache for the first measured call.
+pub const WARMUP_PROMPT: &str = "Warm-up: reply with the single word OK.";
 
 /// How long an in-flight call may still run after SIGINT/SIGTERM before it is cancelled.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -79,7 +84,7 @@ pub struct Outcome {
 
 /// How a run (or a warm-up) ended.
 enum Attempted {
-    Done(Vec<CallRecord>),
+    Done(RunOutput),
     /// A call failed and the backend no longer answers: wait, then redo the run.
     BackendDown(CallError),
     Cancelled,
@@ -139,10 +144,10 @@ impl Scheduler<'_> {
                     .guarded(self.warmup(cell, run, session, &mut state))
                     .await
                 {
-                    Attempted::Done(records) => {
-                        let failed = records.iter().filter(|r| r.error.is_some()).count();
-                        let calls = records.len();
-                        commit(&store, records).await?;
+                    Attempted::Done(output) => {
+                        let failed = output.calls.iter().filter(|r| r.error.is_some()).count();
+                        let calls = output.calls.len();
+                        commit(&store, output).await?;
                         self.emit(Event::WarmupStored {
                             cell_id: cell.id.clone(),
                             calls,
@@ -167,9 +172,9 @@ impl Scheduler<'_> {
                 .guarded(self.measured(cell, run, session, &mut state))
                 .await
             {
-                Attempted::Done(records) => {
-                    let summary = summarize(cell, run, &records);
-                    commit(&store, records).await?;
+                Attempted::Done(output) => {
+                    let summary = summarize(cell, run, &output);
+                    commit(&store, output).await?;
                     outcome.runs_stored += 1;
                     outcome.runs_failed += usize::from(!summary.ok);
                     self.emit(Event::RunStored(summary));
@@ -229,7 +234,7 @@ impl Scheduler<'_> {
         session: u32,
         state: &mut LoadState,
     ) -> Attempted {
-        let prompt = self.prompts()[0].clone();
+        let prompt = WARMUP_PROMPT;
         let mut records = Vec::new();
         for k in 0..self.experiment.warmup {
             if k > 0 && self.is_cancelled() {
@@ -246,7 +251,10 @@ impl Scheduler<'_> {
                 Err(error) => return Attempted::BackendDown(error),
             }
         }
-        Attempted::Done(records)
+        Attempted::Done(RunOutput {
+            calls: records,
+            ..RunOutput::default()
+        })
     }
 
     async fn measured(
@@ -256,8 +264,27 @@ impl Scheduler<'_> {
         session: u32,
         state: &mut LoadState,
     ) -> Attempted {
+        match &self.experiment.workload {
+            Workload::Prompt { prompts, .. } => {
+                self.prompt_run(prompts, cell, run, session, state).await
+            }
+            Workload::Agent { ingest, .. } => {
+                self.agent_run(ingest, cell, run, session, state).await
+            }
+        }
+    }
+
+    /// The prompt workload: each prompt once, in order.
+    async fn prompt_run(
+        &self,
+        prompts: &[String],
+        cell: &Cell,
+        run: &PlannedRun,
+        session: u32,
+        state: &mut LoadState,
+    ) -> Attempted {
         let mut records = Vec::new();
-        for (index, prompt) in self.prompts().iter().enumerate() {
+        for (index, prompt) in prompts.iter().enumerate() {
             if index > 0 && self.is_cancelled() {
                 return Attempted::Cancelled;
             }
@@ -280,12 +307,181 @@ impl Scheduler<'_> {
                 Err(error) => return Attempted::BackendDown(error),
             }
         }
-        Attempted::Done(records)
+        Attempted::Done(RunOutput {
+            calls: records,
+            ..RunOutput::default()
+        })
     }
 
-    fn prompts(&self) -> &[String] {
-        let Workload::Prompt { prompts, .. } = &self.experiment.workload;
-        prompts
+    /// The Chimera agent workload: ingest → analysis call → report call → report file.
+    async fn agent_run(
+        &self,
+        config: &ingest::IngestConfig,
+        cell: &Cell,
+        run: &PlannedRun,
+        session: u32,
+        state: &mut LoadState,
+    ) -> Attempted {
+        let spec = self.agent_spec(cell);
+        let started_at = Utc::now();
+        let workflow = Instant::now();
+        let config = config.clone();
+        let summary = tokio::task::spawn_blocking(move || ingest::ingest(&config))
+            .await
+            .unwrap_or_else(|join| Err(format!("ingest crashed: {join}")));
+        let ingest_ms = workflow.elapsed().as_secs_f64() * 1e3;
+        let mut record = RunRecord {
+            session,
+            run_id: run.run_id.clone(),
+            cell_id: cell.id.clone(),
+            agent: cell.agent.clone(),
+            display_name: spec.display_name.clone(),
+            repetition: run.repetition,
+            block: run.block,
+            order_index: run.order_index,
+            model: cell.model.clone(),
+            options: cell.options.clone(),
+            started_at,
+            files_analyzed: None,
+            ingest_ms: Some(ingest_ms),
+            analysis_ms: None,
+            report_ms: None,
+            workflow_ms: None,
+            metrics: report::RunMetrics::default(),
+            quality: None,
+            report_path: None,
+            error: None,
+        };
+        let summary = match summary {
+            Ok(summary) => summary,
+            Err(message) => {
+                // Stored as a call row too: the calls segment is what marks a run stored.
+                let mut call = self.unsent_call(cell, run, session, "ingest");
+                call.error = Some(CallError::new(
+                    crate::backend::ErrorKind::Client,
+                    message.clone(),
+                ));
+                record.error = Some(("ingest".to_owned(), message));
+                return Attempted::Done(RunOutput {
+                    calls: vec![call],
+                    run: Some(record),
+                    report: None,
+                });
+            }
+        };
+        record.files_analyzed = Some(summary.files);
+
+        let mut calls = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        for (index, kind) in ["analysis", "report"].into_iter().enumerate() {
+            if index > 0 && self.is_cancelled() {
+                return Attempted::Cancelled;
+            }
+            let prompt = match kind {
+                "analysis" => agent::analysis_prompt(spec, &summary.text),
+                _ => agent::report_prompt(spec, &summary.text, &texts[0]),
+            };
+            let step = Instant::now();
+            let call = match self
+                .call(
+                    cell,
+                    run,
+                    session,
+                    &run.run_id,
+                    false,
+                    index as u32,
+                    kind,
+                    &prompt,
+                    state,
+                )
+                .await
+            {
+                Ok(call) => call,
+                Err(error) => return Attempted::BackendDown(error),
+            };
+            let step_ms = Some(step.elapsed().as_secs_f64() * 1e3);
+            match kind {
+                "analysis" => record.analysis_ms = step_ms,
+                _ => record.report_ms = step_ms,
+            }
+            let failed = call
+                .error
+                .as_ref()
+                .map(|e| (kind.to_owned(), e.to_string()));
+            texts.push(call.response.clone().unwrap_or_default());
+            calls.push(call);
+            if let Some(error) = failed {
+                record.error = Some(error);
+                return Attempted::Done(RunOutput {
+                    calls,
+                    run: Some(record),
+                    report: None,
+                });
+            }
+        }
+        record.workflow_ms = Some(workflow.elapsed().as_secs_f64() * 1e3);
+        let metrics: Vec<_> = calls.iter().filter_map(|c| c.metrics.as_ref()).collect();
+        record.metrics = agent::aggregate(&metrics);
+        let (analysis, report_text) = (&texts[0], &texts[1]);
+        let extracted = extract::extract(analysis);
+        record.quality = Some(quality::score(report_text, &summary.text));
+        record.report_path = Some(format!("{}/{}.md", crate::store::REPORTS_DIR, run.run_id));
+        let markdown = report::render(&report::ReportInput {
+            display_name: &spec.display_name,
+            date: started_at.date_naive(),
+            model: &cell.model,
+            options: &cell.options,
+            report_text,
+            files_analyzed: summary.files,
+            ingest_ms,
+            analysis_ms: record.analysis_ms.unwrap_or_default(),
+            report_ms: record.report_ms.unwrap_or_default(),
+            data_summary: &summary.text,
+            metrics: &record.metrics,
+            findings: &extracted.findings,
+            recommendations: &extracted.recommendations,
+            persona: spec.persona.as_deref().unwrap_or("(no persona)"),
+        });
+        Attempted::Done(RunOutput {
+            calls,
+            run: Some(record),
+            report: Some(markdown),
+        })
+    }
+
+    fn agent_spec(&self, cell: &Cell) -> &AgentSpec {
+        self.experiment
+            .agents
+            .iter()
+            .find(|a| a.name == cell.agent)
+            .unwrap_or(&self.experiment.agents[0])
+    }
+
+    /// A row for a step that never reached the backend (its error is set by the caller).
+    fn unsent_call(&self, cell: &Cell, run: &PlannedRun, session: u32, kind: &str) -> CallRecord {
+        CallRecord {
+            session,
+            run_id: run.run_id.clone(),
+            cell_id: cell.id.clone(),
+            agent: cell.agent.clone(),
+            repetition: run.repetition,
+            block: run.block,
+            order_index: run.order_index,
+            is_warmup: false,
+            call_index: 0,
+            call_kind: kind.to_owned(),
+            model: cell.model.clone(),
+            options: cell.options.clone(),
+            started_at: Utc::now(),
+            metrics: None,
+            reloaded: false,
+            attempt: 0,
+            error: None,
+            response: None,
+            done_reason: None,
+            loaded: None,
+            load_avg_1m: crate::env::load_average(),
+        }
     }
 
     /// One call with retries, as a record. `Err` only when the call failed and the backend
@@ -442,11 +638,12 @@ async fn with_store<T: Send + 'static>(
     .unwrap_or_else(|join_error| std::panic::resume_unwind(join_error.into_panic()))
 }
 
-async fn commit(store: &Arc<Mutex<Store>>, records: Vec<CallRecord>) -> Result<(), StoreError> {
-    with_store(store, move |s| s.commit(&records).map(drop)).await
+async fn commit(store: &Arc<Mutex<Store>>, output: RunOutput) -> Result<(), StoreError> {
+    with_store(store, move |s| s.commit(&output).map(drop)).await
 }
 
-fn summarize(cell: &Cell, run: &PlannedRun, records: &[CallRecord]) -> RunSummary {
+fn summarize(cell: &Cell, run: &PlannedRun, output: &RunOutput) -> RunSummary {
+    let records = &output.calls;
     let ok = records.iter().all(|r| r.error.is_none());
     let mean = |values: Vec<f64>| {
         (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)

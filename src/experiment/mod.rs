@@ -15,6 +15,9 @@ use sha2::{Digest, Sha256};
 
 pub use error::ConfigError;
 pub use options::{MODEL_KEY, OptionKind, OptionValue};
+
+use crate::agent::ingest::{DEFAULT_INCLUDE, IngestConfig, SummaryDepth};
+use crate::agent::persona;
 use reader::Section;
 
 /// The most grid points one experiment may have: beyond that a typo (an extra zero in a
@@ -101,18 +104,33 @@ pub enum Workload {
         prompts: Vec<String>,
         num_predict: Option<i64>,
     },
+    /// The Chimera agent: ingest a data folder, an analysis call, a report call, a report file.
+    Agent {
+        ingest: IngestConfig,
+        num_predict: Option<i64>,
+    },
 }
 
 impl Workload {
     pub fn calls_per_run(&self) -> usize {
         match self {
             Workload::Prompt { prompts, .. } => prompts.len(),
+            Workload::Agent { .. } => 2,
         }
     }
 
     pub fn kind(&self) -> &'static str {
         match self {
             Workload::Prompt { .. } => "prompt",
+            Workload::Agent { .. } => "chimera-agent",
+        }
+    }
+
+    pub fn num_predict(&self) -> Option<i64> {
+        match self {
+            Workload::Prompt { num_predict, .. } | Workload::Agent { num_predict, .. } => {
+                *num_predict
+            }
         }
     }
 }
@@ -127,6 +145,29 @@ pub struct AgentSpec {
     /// Fixed overrides on top of the grid cell, in file order.
     pub options: Vec<(String, OptionValue)>,
     pub system: Option<String>,
+    /// The name reports use ("Chimera Agent B"); defaults to `name`.
+    pub display_name: String,
+    /// The persona text (a built-in's, inline, or from `persona_file`).
+    pub persona: Option<String>,
+    /// Prompt templates of the agent workload's two calls; `None` = the defaults.
+    pub analysis_prompt: Option<String>,
+    pub report_prompt: Option<String>,
+}
+
+impl AgentSpec {
+    /// An agent with this name and every other setting at its default.
+    pub fn named(name: &str) -> AgentSpec {
+        AgentSpec {
+            name: name.to_owned(),
+            inherit_grid: true,
+            options: Vec::new(),
+            system: None,
+            display_name: name.to_owned(),
+            persona: None,
+            analysis_prompt: None,
+            report_prompt: None,
+        }
+    }
 }
 
 const DEFAULT_URL: &str = "http://127.0.0.1:11434";
@@ -225,7 +266,7 @@ impl Experiment {
         let backend = parse_backend(&root, ollama_host)?;
         let grid = parse_grid(&root)?;
         let workload = parse_workload(&root, path)?;
-        let agents = parse_agents(&root, &grid)?;
+        let agents = parse_agents(&root, &grid, &workload, path)?;
         check_grid_size(&root, &grid, &agents)?;
 
         let grid_has_model = grid.iter().any(|axis| axis.key == MODEL_KEY);
@@ -429,24 +470,19 @@ fn parse_workload(root: &Section, path: &Path) -> Result<Workload, ConfigError> 
             "add a [workload] section, e.g. kind = \"prompt\" and prompts = [\"Explain ...\"]",
         )
     })?;
-    workload.deny_unknown(&["kind", "prompts", "prompts_file", "num_predict"])?;
-    match workload.string("kind", "\"prompt\"")?.as_deref() {
+    let kind = workload.string("kind", "\"prompt\"")?;
+    match kind.as_deref() {
         None | Some("prompt") => {}
-        Some("chimera-agent") => {
-            return Err(workload.error(
-                "kind",
-                "the chimera-agent workload is not available in this version",
-                "use kind = \"prompt\"",
-            ));
-        }
+        Some("chimera-agent") => return parse_agent_workload(&workload, path),
         Some(other) => {
             return Err(workload.error(
                 "kind",
                 format!("unknown workload kind `{other}`"),
-                "use kind = \"prompt\"",
+                "use kind = \"prompt\" or kind = \"chimera-agent\"",
             ));
         }
     }
+    workload.deny_unknown(&["kind", "prompts", "prompts_file", "num_predict"])?;
     let inline = workload.string_list("prompts", "[\"Explain ...\"]")?;
     let from_file = match workload.string("prompts_file", "\"prompts.txt\"")? {
         None => None,
@@ -506,14 +542,76 @@ fn parse_workload(root: &Section, path: &Path) -> Result<Workload, ConfigError> 
     })
 }
 
-fn parse_agents(root: &Section, grid: &[GridAxis]) -> Result<Vec<AgentSpec>, ConfigError> {
+fn parse_agent_workload(workload: &Section, path: &Path) -> Result<Workload, ConfigError> {
+    workload.deny_unknown(&[
+        "kind",
+        "data_dir",
+        "include",
+        "exclude",
+        "summary_depth",
+        "num_predict",
+    ])?;
+    let data_dir = workload.string("data_dir", "\"data\"")?.ok_or_else(|| {
+        workload.error(
+            "data_dir",
+            "missing: the chimera-agent workload ingests a folder of benchmark artifacts",
+            "add data_dir = \"data\" (relative to the experiment file's folder)",
+        )
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let data_dir = base.join(data_dir);
+    if !data_dir.is_dir() {
+        return Err(workload.error(
+            "data_dir",
+            format!("{} is not a folder", data_dir.display()),
+            "point data_dir at a folder of .csv/.json/.md files (experiments/data is generated by scripts/gen_corpus.py)",
+        ));
+    }
+    let include = workload
+        .string_list("include", "[\"**/*.csv\"]")?
+        .unwrap_or_else(|| DEFAULT_INCLUDE.iter().map(|s| (*s).to_owned()).collect());
+    let exclude = workload
+        .string_list("exclude", "[\"**/old/**\"]")?
+        .unwrap_or_default();
+    for (key, patterns) in [("include", &include), ("exclude", &exclude)] {
+        if let Err(problem) = crate::agent::ingest::glob_set(patterns) {
+            return Err(workload.error(
+                key,
+                problem,
+                "use globs such as \"**/*.csv\" or \"reports/**\"",
+            ));
+        }
+    }
+    let depth = match workload.string("summary_depth", "\"names\"")?.as_deref() {
+        None | Some("names") => SummaryDepth::Names,
+        Some("content") => SummaryDepth::Content,
+        Some(other) => {
+            return Err(workload.error(
+                "summary_depth",
+                format!("unknown depth `{other}`"),
+                "use \"names\" (paths and dates) or \"content\" (adds CSV columns and ranges, JSON keys)",
+            ));
+        }
+    };
+    Ok(Workload::Agent {
+        ingest: IngestConfig {
+            data_dir,
+            include,
+            exclude,
+            depth,
+        },
+        num_predict: workload.integer("num_predict", -2, i64::from(i32::MAX))?,
+    })
+}
+
+fn parse_agents(
+    root: &Section,
+    grid: &[GridAxis],
+    workload: &Workload,
+    path: &Path,
+) -> Result<Vec<AgentSpec>, ConfigError> {
     let Some(value) = root.value("agent") else {
-        return Ok(vec![AgentSpec {
-            name: "default".to_owned(),
-            inherit_grid: true,
-            options: Vec::new(),
-            system: None,
-        }]);
+        return Ok(vec![AgentSpec::named("default")]);
     };
     let toml::Value::Array(entries) = value else {
         return Err(root.error(
@@ -543,7 +641,17 @@ fn parse_agents(root: &Section, grid: &[GridAxis]) -> Result<Vec<AgentSpec>, Con
             path: format!("agent[{i}]"),
             table,
         };
-        agent.deny_unknown(&["name", "inherit_grid", "options", "system"])?;
+        agent.deny_unknown(&[
+            "name",
+            "inherit_grid",
+            "options",
+            "system",
+            "display_name",
+            "persona",
+            "persona_file",
+            "analysis_prompt",
+            "report_prompt",
+        ])?;
         let name = agent.string("name", "\"chimera\"")?.ok_or_else(|| {
             agent.error(
                 "name",
@@ -585,14 +693,81 @@ fn parse_agents(root: &Section, grid: &[GridAxis]) -> Result<Vec<AgentSpec>, Con
                 options.push((key.clone(), value));
             }
         }
+        let agent_workload = parse_agent_fields(&agent, workload, path)?;
         agents.push(AgentSpec {
+            display_name: agent
+                .string("display_name", "\"Chimera Agent B\"")?
+                .unwrap_or_else(|| name.clone()),
             name,
             inherit_grid: agent.bool("inherit_grid")?.unwrap_or(true),
             options,
             system: agent.string("system", "\"You are ...\"")?,
+            persona: agent_workload.0,
+            analysis_prompt: agent_workload.1,
+            report_prompt: agent_workload.2,
         });
     }
     Ok(agents)
+}
+
+/// The agent-workload keys of one `[[agent]]`: persona text and the two prompt templates.
+type AgentWorkloadFields = (Option<String>, Option<String>, Option<String>);
+
+fn parse_agent_fields(
+    agent: &Section,
+    workload: &Workload,
+    path: &Path,
+) -> Result<AgentWorkloadFields, ConfigError> {
+    let is_agent_workload = matches!(workload, Workload::Agent { .. });
+    for key in [
+        "persona",
+        "persona_file",
+        "analysis_prompt",
+        "report_prompt",
+    ] {
+        if !is_agent_workload && agent.value(key).is_some() {
+            return Err(agent.error(
+                key,
+                "only the chimera-agent workload uses personas and prompt templates",
+                "set [workload] kind = \"chimera-agent\", or remove this key",
+            ));
+        }
+    }
+    let persona = match (
+        agent.string("persona", "\"insight\"")?,
+        agent.string("persona_file", "\"persona.txt\"")?,
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(agent.error(
+                "persona_file",
+                "both persona and persona_file are set",
+                "keep one of them",
+            ));
+        }
+        (Some(text), None) => Some(persona::built_in(&text).map_or(text, str::to_owned)),
+        (None, Some(file)) => {
+            let full = path.parent().unwrap_or(Path::new(".")).join(&file);
+            Some(std::fs::read_to_string(&full).map_err(|err| {
+                agent.error(
+                    "persona_file",
+                    format!("cannot read {}: {err}", full.display()),
+                    "give a path relative to the experiment file's folder",
+                )
+            })?)
+        }
+        (None, None) => None,
+    };
+    let template = |key: &str, allowed: &[&str]| -> Result<Option<String>, ConfigError> {
+        let Some(text) = agent.string(key, "\"... {data_summary} ...\"")? else {
+            return Ok(None);
+        };
+        crate::agent::template::validate(&text, allowed)
+            .map_err(|problem| agent.error(key, problem, "use only the listed placeholders"))?;
+        Ok(Some(text))
+    };
+    let analysis = template("analysis_prompt", persona::ANALYSIS_PLACEHOLDERS)?;
+    let report = template("report_prompt", persona::REPORT_PLACEHOLDERS)?;
+    Ok((persona, analysis, report))
 }
 
 /// Rejects plans above `MAX_CELLS` before anything is expanded.

@@ -179,5 +179,5 @@ impl<'a> Section<'a> {
 
 fn is_close(a: &str, b: &str) -> bool {
     let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
-    a.contains(&b) || b.contains(&a) || a.replace(['-', '_'], "") == b.replace(['-', '_'], "")
+    a.contains(&b) || b.contains(&a) || super::options::edit_distance(&a, &b) <= 2
 }

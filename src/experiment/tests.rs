@@ -92,7 +92,10 @@ fn a_full_file_parses_into_the_expected_values() {
     let Workload::Prompt {
         prompts,
         num_predict,
-    } = &e.workload;
+    } = &e.workload
+    else {
+        panic!("a prompt workload")
+    };
     assert_eq!(prompts, &["Summarise", "Explain"]);
     assert_eq!(*num_predict, Some(128));
     assert_eq!(e.agents.len(), 2);
@@ -256,7 +259,7 @@ fn unknown_keys_in_an_agent() {
         error_of(&format!(
             "{MINIMAL}\n[[agent]]\nname = \"a\"\nsytem = \"x\"\n"
         )),
-        "experiments/study.toml: `agent[0].sytem`: unknown key\n  fix: known keys here: name, inherit_grid, options, system"
+        "experiments/study.toml: `agent[0].sytem`: unknown key\n  fix: did you mean `system`? known keys here: name, inherit_grid, options, system, display_name, persona, persona_file, analysis_prompt, report_prompt"
     );
 }
 
@@ -279,6 +282,8 @@ fn prompts_file_resolves_against_the_experiment_folder() {
     let file = dir.path().join("e.toml");
     let text = "[experiment]\nname = \"s\"\n[backend]\nmodel = \"m\"\n[workload]\nprompts_file = \"prompts.txt\"\n";
     let e = Experiment::parse(&file, text, None).unwrap();
-    let Workload::Prompt { prompts, .. } = &e.workload;
+    let Workload::Prompt { prompts, .. } = &e.workload else {
+        panic!("a prompt workload")
+    };
     assert_eq!(prompts, &["first prompt", "second prompt"]);
 }

@@ -10,7 +10,7 @@ mod render;
 use serde::Serialize;
 
 use crate::experiment::options::{self, KNOWN_OPTIONS, MODEL_KEY};
-use crate::experiment::{Experiment, OptionKind, OptionValue, OrderKind, Workload};
+use crate::experiment::{Experiment, OptionKind, OptionValue, OrderKind};
 pub use grid::Cell;
 pub use order::PlannedRun;
 pub use render::{render_json, render_text};
@@ -95,9 +95,8 @@ impl Plan {
 /// num_predict and, when the file fixes `experiment.seed`, the sampling seed.
 fn base_options(experiment: &Experiment) -> Vec<(String, OptionValue)> {
     let mut base = Vec::new();
-    let Workload::Prompt { num_predict, .. } = &experiment.workload;
-    if let Some(n) = num_predict {
-        base.push(("num_predict".to_owned(), OptionValue::Int(*n)));
+    if let Some(n) = experiment.workload.num_predict() {
+        base.push(("num_predict".to_owned(), OptionValue::Int(n)));
     }
     if let Some(seed) = experiment.seed {
         // Ollama takes the seed as a signed integer.

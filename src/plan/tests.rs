@@ -17,13 +17,12 @@ fn axis(key: &str, values: &[i64]) -> GridAxis {
 
 fn agent(name: &str, inherit_grid: bool, options: &[(&str, OptionValue)]) -> AgentSpec {
     AgentSpec {
-        name: name.into(),
         inherit_grid,
         options: options
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect(),
-        system: None,
+        ..AgentSpec::named(name)
     }
 }
 

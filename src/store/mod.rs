@@ -12,6 +12,7 @@
 
 mod manifest;
 mod record;
+mod run_record;
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -24,6 +25,7 @@ use rayon::prelude::*;
 
 pub use manifest::{Manifest, PlanCounts, Progress, Session, SweepStatus};
 pub use record::{CallRecord, to_dataframe};
+pub use run_record::{RunOutput, RunRecord, runs_dataframe};
 
 use crate::env::Environment;
 use crate::experiment::Experiment;
@@ -32,6 +34,8 @@ use crate::plan::{OptionColumn, Plan};
 pub const MANIFEST: &str = "manifest.json";
 pub const EXPERIMENT_COPY: &str = "experiment.toml";
 pub const CALLS_DIR: &str = "calls";
+pub const RUNS_DIR: &str = "runs";
+pub const REPORTS_DIR: &str = "reports";
 const COMPACTED_SUFFIX: &str = "-compacted.parquet";
 
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +135,8 @@ fn is_abandoned_start(dir: &Path) -> Result<bool, StoreError> {
         let name = entry.file_name().to_string_lossy().into_owned();
         let ours = name == EXPERIMENT_COPY
             || name.ends_with(".tmp")
-            || (name == CALLS_DIR && data_files(&entry.path())?.is_empty());
+            || name == REPORTS_DIR
+            || ((name == CALLS_DIR || name == RUNS_DIR) && data_files(&entry.path())?.is_empty());
         if !ours {
             return Ok(false);
         }
@@ -157,6 +162,8 @@ pub struct StoredRun {
 pub struct Store {
     dir: PathBuf,
     calls: PathBuf,
+    runs: PathBuf,
+    reports: PathBuf,
     option_columns: Vec<OptionColumn>,
     session: u32,
     next_seq: u32,
@@ -174,7 +181,11 @@ impl Store {
         environment: Environment,
     ) -> Result<Store, StoreError> {
         let calls = dir.join(CALLS_DIR);
-        fs::create_dir_all(&calls).map_err(io(&calls))?;
+        let runs = dir.join(RUNS_DIR);
+        let reports = dir.join(REPORTS_DIR);
+        for folder in [&calls, &runs, &reports] {
+            fs::create_dir_all(folder).map_err(io(folder))?;
+        }
         let now = Utc::now();
         let mut manifest = match existing {
             Existing::Resume(manifest) => *manifest,
@@ -218,6 +229,8 @@ impl Store {
         let store = Store {
             dir: dir.to_path_buf(),
             calls,
+            runs,
+            reports,
             option_columns: plan.option_columns.clone(),
             session,
             next_seq: 1,
@@ -240,26 +253,34 @@ impl Store {
         &self.manifest
     }
 
-    /// Removes torn writes (`*.tmp`) and files made redundant by a compacted file.
+    /// Undoes what a crash can leave: torn writes (`*.tmp`), files made redundant by a
+    /// compacted file, and the parts of a run written before its calls segment (the commit
+    /// point): a runs segment or a report without stored calls.
     fn recover(&self) -> Result<(), StoreError> {
-        let mut files = Vec::new();
-        for entry in fs::read_dir(&self.calls).map_err(io(&self.calls))? {
-            let path = entry.map_err(io(&self.calls))?.path();
+        recover_table(&self.calls)?;
+        recover_table(&self.runs)?;
+        let committed: std::collections::HashSet<String> = data_files(&self.calls)?
+            .iter()
+            .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_owned))
+            .collect();
+        for path in data_files(&self.runs)? {
             let name = path
                 .file_name()
                 .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_owned();
-            if name.ends_with(".tmp") {
+                .unwrap_or_default();
+            if !name.ends_with(COMPACTED_SUFFIX) && !committed.contains(name) {
                 fs::remove_file(&path).map_err(io(&path))?;
-            } else if name.ends_with(".parquet") {
-                files.push(name);
             }
         }
-        files.sort();
-        if let Some(latest_compacted) = files.iter().rev().find(|n| n.ends_with(COMPACTED_SUFFIX)) {
-            for name in files.iter().filter(|n| *n < latest_compacted) {
-                let path = self.calls.join(name);
+        let stored = self.stored_runs()?;
+        for entry in fs::read_dir(&self.reports).map_err(io(&self.reports))? {
+            let path = entry.map_err(io(&self.reports))?.path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let run_id = name.strip_suffix(".md").unwrap_or(name);
+            if name.ends_with(".tmp") || !stored.contains_key(run_id) {
                 fs::remove_file(&path).map_err(io(&path))?;
             }
         }
@@ -295,19 +316,35 @@ impl Store {
         Ok(runs)
     }
 
-    /// Commits one run (or one warm-up) atomically; returns the segment's path.
-    pub fn commit(&mut self, records: &[CallRecord]) -> Result<PathBuf, StoreError> {
+    /// Commits one run (or one warm-up). Its report and runs row are written first; the
+    /// calls segment, renamed into place last, is the commit point. Returns its path.
+    pub fn commit(&mut self, output: &RunOutput) -> Result<PathBuf, StoreError> {
         let name = format!("{:04}-{:06}.parquet", self.session, self.next_seq);
         self.next_seq += 1;
+        if let (Some(report), Some(run)) = (&output.report, &output.run) {
+            write_atomic(
+                &self.reports.join(format!("{}.md", run.run_id)),
+                report.as_bytes(),
+            )?;
+        }
+        if let Some(run) = &output.run {
+            let path = self.runs.join(&name);
+            let mut frame = runs_dataframe(std::slice::from_ref(run), &self.option_columns)
+                .map_err(|source| StoreError::Parquet {
+                    path: path.clone(),
+                    source,
+                })?;
+            write_parquet_atomic(&path, &mut frame)?;
+        }
         let path = self.calls.join(name);
-        let mut frame =
-            to_dataframe(records, &self.option_columns).map_err(|source| StoreError::Parquet {
+        let mut frame = to_dataframe(&output.calls, &self.option_columns).map_err(|source| {
+            StoreError::Parquet {
                 path: path.clone(),
                 source,
-            })?;
+            }
+        })?;
         write_parquet_atomic(&path, &mut frame)?;
-        if let Some(first) = records.first()
-            && !first.is_warmup
+        if output.calls.first().is_some_and(|c| !c.is_warmup)
             && let Some(session) = self.manifest.sessions.last_mut()
         {
             session.runs_stored += 1;
@@ -315,57 +352,12 @@ impl Store {
         Ok(path)
     }
 
-    /// Merges every data file into one `<session>-compacted.parquet`, keeping only the latest
-    /// version of each run, then deletes the merged files. Returns the number of rows kept.
+    /// Compacts the calls and runs tables (see `compact_table`). Returns the calls rows kept.
     pub fn compact(&mut self) -> Result<usize, StoreError> {
-        let files = self.data_files()?;
-        if files.is_empty() {
-            return Ok(0);
-        }
-        let frames: Vec<DataFrame> = io_pool().install(|| {
-            files
-                .par_iter()
-                .map(|path| read_parquet(path))
-                .collect::<Result<_, _>>()
-        })?;
-        let latest_file = latest_file_per_run(&frames).map_err(|source| StoreError::Parquet {
-            path: self.calls.clone(),
-            source,
-        })?;
-        let target = self
-            .calls
-            .join(format!("{:04}{COMPACTED_SUFFIX}", self.session));
-        let parquet_error = |source| StoreError::Parquet {
-            path: target.clone(),
-            source,
-        };
-        let mut merged: Option<DataFrame> = None;
-        for (index, frame) in frames.iter().enumerate() {
-            let run_ids = frame
-                .column("run_id")
-                .and_then(|c| c.str().cloned())
-                .map_err(parquet_error)?;
-            let mask: BooleanChunked = run_ids
-                .iter()
-                .map(|id| id.is_some_and(|id| latest_file.get(id) == Some(&index)))
-                .collect();
-            let kept = frame.filter(&mask).map_err(parquet_error)?;
-            match merged.as_mut() {
-                None => merged = Some(kept),
-                Some(all) => {
-                    all.vstack_mut_owned(kept).map_err(parquet_error)?;
-                }
-            }
-        }
-        let mut merged = merged.unwrap_or_default();
-        merged.rechunk_mut();
-        let rows = merged.height();
-        write_parquet_atomic(&target, &mut merged)?;
-        for path in files.iter().filter(|p| **p != target) {
-            fs::remove_file(path).map_err(io(path))?;
-        }
-        sync_dir(&self.calls)?;
-        Ok(rows)
+        // Runs first: until the calls are compacted, their segments still vouch for the runs.
+        let target = format!("{:04}{COMPACTED_SUFFIX}", self.session);
+        compact_table(&self.runs, &target)?;
+        compact_table(&self.calls, &target)
     }
 
     /// Records the session's outcome and the overall progress.
@@ -416,6 +408,81 @@ fn io_pool() -> &'static rayon::ThreadPool {
                     .expect("a single-thread pool on the current thread")
             })
     })
+}
+
+/// Merges every data file of a table folder into `target`, keeping only the latest version
+/// of each run, then deletes the merged files. Returns the number of rows kept.
+fn compact_table(folder: &Path, target: &str) -> Result<usize, StoreError> {
+    let files = data_files(folder)?;
+    if files.is_empty() {
+        return Ok(0);
+    }
+    let frames: Vec<DataFrame> = io_pool().install(|| {
+        files
+            .par_iter()
+            .map(|path| read_parquet(path))
+            .collect::<Result<_, _>>()
+    })?;
+    let target = folder.join(target);
+    let parquet_error = |source| StoreError::Parquet {
+        path: target.clone(),
+        source,
+    };
+    let latest_file = latest_file_per_run(&frames).map_err(parquet_error)?;
+    let mut merged: Option<DataFrame> = None;
+    for (index, frame) in frames.iter().enumerate() {
+        let run_ids = frame
+            .column("run_id")
+            .and_then(|c| c.str().cloned())
+            .map_err(parquet_error)?;
+        let mask: BooleanChunked = run_ids
+            .iter()
+            .map(|id| id.is_some_and(|id| latest_file.get(id) == Some(&index)))
+            .collect();
+        let kept = frame.filter(&mask).map_err(parquet_error)?;
+        match merged.as_mut() {
+            None => merged = Some(kept),
+            Some(all) => {
+                all.vstack_mut_owned(kept).map_err(parquet_error)?;
+            }
+        }
+    }
+    let mut merged = merged.unwrap_or_default();
+    merged.rechunk_mut();
+    let rows = merged.height();
+    write_parquet_atomic(&target, &mut merged)?;
+    for path in files.iter().filter(|p| **p != target) {
+        fs::remove_file(path).map_err(io(path))?;
+    }
+    sync_dir(folder)?;
+    Ok(rows)
+}
+
+/// Removes torn writes (`*.tmp`) and files made redundant by a compacted file (which holds
+/// every file that sorts before it).
+fn recover_table(folder: &Path) -> Result<(), StoreError> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(folder).map_err(io(folder))? {
+        let path = entry.map_err(io(folder))?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        if name.ends_with(".tmp") {
+            fs::remove_file(&path).map_err(io(&path))?;
+        } else if name.ends_with(".parquet") {
+            files.push(name);
+        }
+    }
+    files.sort();
+    if let Some(latest_compacted) = files.iter().rev().find(|n| n.ends_with(COMPACTED_SUFFIX)) {
+        for name in files.iter().filter(|n| *n < latest_compacted) {
+            let path = folder.join(name);
+            fs::remove_file(&path).map_err(io(&path))?;
+        }
+    }
+    Ok(())
 }
 
 /// Committed `*.parquet` files of a calls folder, in commit order.

@@ -48,7 +48,7 @@ impl CallRecord {
 /// every segment of one experiment has the same schema.
 pub fn to_dataframe(
     records: &[CallRecord],
-    option_columns: &[OptionColumn],
+    columns_spec: &[OptionColumn],
 ) -> PolarsResult<DataFrame> {
     fn text<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> Column {
         Column::new(name.into(), values.collect::<Vec<_>>())
@@ -85,51 +85,10 @@ pub fn to_dataframe(
         text("call_kind", r.iter().map(|c| c.call_kind.as_str())),
         text("model", r.iter().map(|c| c.model.as_str())),
     ];
-    for column in option_columns {
-        let values = r.iter().map(|c| {
-            c.options
-                .iter()
-                .find(|(k, _)| *k == column.name)
-                .map(|(_, v)| v)
-        });
-        let name = column.name.as_str();
-        columns.push(match column.kind {
-            OptionKind::Int => opt_int(
-                name,
-                values.map(|v| match v {
-                    Some(OptionValue::Int(i)) => Some(*i),
-                    _ => None,
-                }),
-            ),
-            OptionKind::Float => opt_float(
-                name,
-                values.map(|v| match v {
-                    Some(OptionValue::Float(f)) => Some(*f),
-                    _ => None,
-                }),
-            ),
-            OptionKind::Bool => Column::new(
-                name.into(),
-                values
-                    .map(|v| match v {
-                        Some(OptionValue::Bool(b)) => Some(*b),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            OptionKind::Str | OptionKind::StrList => opt_text(
-                name,
-                values.map(|v| {
-                    v.map(|v| match v {
-                        OptionValue::StrList(list) => {
-                            serde_json::to_string(list).unwrap_or_default()
-                        }
-                        other => other.to_string(),
-                    })
-                }),
-            ),
-        });
-    }
+    columns.extend(option_columns(
+        r.iter().map(|c| c.options.as_slice()),
+        columns_spec,
+    ));
     let started_ms: Vec<i64> = r.iter().map(|c| c.started_at.timestamp_millis()).collect();
     columns.push(
         Column::new("started_at".into(), started_ms).cast(&DataType::Datetime(
@@ -183,4 +142,64 @@ pub fn to_dataframe(
         opt_text("response", r.iter().map(|c| c.response.clone())),
     ]);
     DataFrame::new(records.len(), columns)
+}
+
+/// One typed column per option (null where a row did not send it).
+pub fn option_columns<'a>(
+    rows: impl Iterator<Item = &'a [(String, OptionValue)]> + Clone,
+    spec: &[OptionColumn],
+) -> Vec<Column> {
+    spec.iter()
+        .map(|column| {
+            let values = rows.clone().map(|options| {
+                options
+                    .iter()
+                    .find(|(k, _)| *k == column.name)
+                    .map(|(_, v)| v)
+            });
+            let name = column.name.as_str().into();
+            match column.kind {
+                OptionKind::Int => Column::new(
+                    name,
+                    values
+                        .map(|v| match v {
+                            Some(OptionValue::Int(i)) => Some(*i),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                OptionKind::Float => Column::new(
+                    name,
+                    values
+                        .map(|v| match v {
+                            Some(OptionValue::Float(f)) => Some(*f),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                OptionKind::Bool => Column::new(
+                    name,
+                    values
+                        .map(|v| match v {
+                            Some(OptionValue::Bool(b)) => Some(*b),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                OptionKind::Str | OptionKind::StrList => Column::new(
+                    name,
+                    values
+                        .map(|v| {
+                            v.map(|v| match v {
+                                OptionValue::StrList(list) => {
+                                    serde_json::to_string(list).unwrap_or_default()
+                                }
+                                other => other.to_string(),
+                            })
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+            }
+        })
+        .collect()
 }

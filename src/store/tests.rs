@@ -31,6 +31,13 @@ fn open(dir: &Path, experiment: &Experiment, plan: &Plan) -> Store {
     Store::open(dir, experiment, plan, existing, Environment::default()).unwrap()
 }
 
+fn calls(record: CallRecord) -> RunOutput {
+    RunOutput {
+        calls: vec![record],
+        ..RunOutput::default()
+    }
+}
+
 fn record(plan: &Plan, run: usize, ok: bool) -> CallRecord {
     let planned = &plan.runs[run];
     let cell = &plan.cells[planned.cell];
@@ -66,8 +73,8 @@ fn record(plan: &Plan, run: usize, ok: bool) -> CallRecord {
 fn a_committed_run_is_found_again_after_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let (experiment, plan, mut store) = fixture(dir.path());
-    store.commit(&[record(&plan, 0, true)]).unwrap();
-    store.commit(&[record(&plan, 1, false)]).unwrap();
+    store.commit(&calls(record(&plan, 0, true))).unwrap();
+    store.commit(&calls(record(&plan, 1, false))).unwrap();
     drop(store);
     let store = open(dir.path(), &experiment, &plan);
     assert_eq!(store.session(), 2);
@@ -93,9 +100,9 @@ fn torn_writes_are_removed_at_open() {
 fn a_later_version_of_a_run_wins_and_compaction_keeps_only_it() {
     let dir = tempfile::tempdir().unwrap();
     let (_, plan, mut store) = fixture(dir.path());
-    store.commit(&[record(&plan, 0, false)]).unwrap();
-    store.commit(&[record(&plan, 1, true)]).unwrap();
-    store.commit(&[record(&plan, 0, true)]).unwrap();
+    store.commit(&calls(record(&plan, 0, false))).unwrap();
+    store.commit(&calls(record(&plan, 1, true))).unwrap();
+    store.commit(&calls(record(&plan, 0, true))).unwrap();
     assert_eq!(
         store.stored_runs().unwrap()[&plan.runs[0].run_id],
         StoredRun { ok: true }
@@ -117,7 +124,7 @@ fn a_later_version_of_a_run_wins_and_compaction_keeps_only_it() {
 fn files_left_behind_a_compacted_file_are_removed_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let (experiment, plan, mut store) = fixture(dir.path());
-    let first = store.commit(&[record(&plan, 0, true)]).unwrap();
+    let first = store.commit(&calls(record(&plan, 0, true))).unwrap();
     let kept = std::fs::read(&first).unwrap();
     store.compact().unwrap();
     // A crash between renaming the compacted file and deleting its inputs:
