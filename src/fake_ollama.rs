@@ -400,7 +400,7 @@ async fn generate(stream: &mut TcpStream, inner: &Mutex<Inner>, request: &Reques
     let available = pieces.len();
     let tokens = limit.map_or(available, |n| n.min(available));
     let mut text = String::new();
-    for i in 0..tokens {
+    for (i, token) in pieces.iter().take(tokens).enumerate() {
         if i > 0 && !config.token_delay.is_zero() {
             tokio::time::sleep(config.token_delay).await;
         }
@@ -422,7 +422,6 @@ async fn generate(stream: &mut TcpStream, inner: &Mutex<Inner>, request: &Reques
             (Some(Fault::Stall(pause)), 1) => tokio::time::sleep(*pause).await,
             _ => {}
         }
-        let token = &pieces[i];
         text.push_str(token);
         if !write_chunk(stream, &format!("{}\n", piece(token))).await {
             return false;

@@ -84,7 +84,7 @@ pub struct Outcome {
 
 /// How a run (or a warm-up) ended.
 enum Attempted {
-    Done(RunOutput),
+    Done(Box<RunOutput>),
     /// A call failed and the backend no longer answers: wait, then redo the run.
     BackendDown(CallError),
     Cancelled,
@@ -243,7 +243,7 @@ impl Scheduler<'_> {
             let run_id = format!("w{session:04}-{:06}-{k}", run.order_index);
             let record = self
                 .call(
-                    cell, run, session, &run_id, true, k, "warmup", &prompt, state,
+                    cell, run, session, &run_id, true, k, "warmup", prompt, state,
                 )
                 .await;
             match record {
@@ -251,10 +251,10 @@ impl Scheduler<'_> {
                 Err(error) => return Attempted::BackendDown(error),
             }
         }
-        Attempted::Done(RunOutput {
+        Attempted::Done(Box::new(RunOutput {
             calls: records,
             ..RunOutput::default()
-        })
+        }))
     }
 
     async fn measured(
@@ -307,10 +307,10 @@ impl Scheduler<'_> {
                 Err(error) => return Attempted::BackendDown(error),
             }
         }
-        Attempted::Done(RunOutput {
+        Attempted::Done(Box::new(RunOutput {
             calls: records,
             ..RunOutput::default()
-        })
+        }))
     }
 
     /// The Chimera agent workload: ingest → analysis call → report call → report file.
@@ -362,11 +362,11 @@ impl Scheduler<'_> {
                     message.clone(),
                 ));
                 record.error = Some(("ingest".to_owned(), message));
-                return Attempted::Done(RunOutput {
+                return Attempted::Done(Box::new(RunOutput {
                     calls: vec![call],
                     run: Some(record),
                     report: None,
-                });
+                }));
             }
         };
         record.files_analyzed = Some(summary.files);
@@ -412,11 +412,11 @@ impl Scheduler<'_> {
             calls.push(call);
             if let Some(error) = failed {
                 record.error = Some(error);
-                return Attempted::Done(RunOutput {
+                return Attempted::Done(Box::new(RunOutput {
                     calls,
                     run: Some(record),
                     report: None,
-                });
+                }));
             }
         }
         record.workflow_ms = Some(workflow.elapsed().as_secs_f64() * 1e3);
@@ -442,11 +442,11 @@ impl Scheduler<'_> {
             recommendations: &extracted.recommendations,
             persona: spec.persona.as_deref().unwrap_or("(no persona)"),
         });
-        Attempted::Done(RunOutput {
+        Attempted::Done(Box::new(RunOutput {
             calls,
             run: Some(record),
             report: Some(markdown),
-        })
+        }))
     }
 
     fn agent_spec(&self, cell: &Cell) -> &AgentSpec {
@@ -638,7 +638,7 @@ async fn with_store<T: Send + 'static>(
     .unwrap_or_else(|join_error| std::panic::resume_unwind(join_error.into_panic()))
 }
 
-async fn commit(store: &Arc<Mutex<Store>>, output: RunOutput) -> Result<(), StoreError> {
+async fn commit(store: &Arc<Mutex<Store>>, output: Box<RunOutput>) -> Result<(), StoreError> {
     with_store(store, move |s| s.commit(&output).map(drop)).await
 }
 

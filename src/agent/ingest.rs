@@ -214,7 +214,8 @@ fn csv_facts(text: &str) -> Option<String> {
         let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         ranges.push(format!("{name} {} to {}", number(min), number(max)));
     }
-    let mut out = format!("{} rows; columns: {}", rows.len(), header.join(", "));
+    let noun = if rows.len() == 1 { "row" } else { "rows" };
+    let mut out = format!("{} {noun}; columns: {}", rows.len(), header.join(", "));
     if !ranges.is_empty() {
         out.push_str("; ");
         out.push_str(&ranges.join(", "));

@@ -52,8 +52,8 @@ pub fn report_prompt(agent: &AgentSpec, data_summary: &str, analysis: &str) -> S
 /// Run-level metrics as the seed computes them: durations and tokens summed over the calls,
 /// throughput = tokens / eval time, TTFT as the mean (and the first call's kept beside it).
 pub fn aggregate(calls: &[&CallMetrics]) -> RunMetrics {
-    fn sum(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
-        values.fold(Some(0.0), |acc, v| Some(acc? + v?))
+    fn sum(mut values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+        values.try_fold(0.0, |acc, v| Some(acc + v?))
     }
     if calls.is_empty() {
         return RunMetrics::default();

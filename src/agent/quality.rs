@@ -94,10 +94,8 @@ fn recommendation_count(lines: &[Line]) -> usize {
                     // any other heading ends the section.
                     Line::Heading(h) if starts_numbered(h) && items == 0 => sub_headings += 1,
                     Line::Heading(_) => break,
-                    Line::Item { indent, .. } => {
-                        if *indent <= *base.get_or_insert(*indent) {
-                            items += 1;
-                        }
+                    Line::Item { indent, .. } if *indent <= *base.get_or_insert(*indent) => {
+                        items += 1
                     }
                     _ => {}
                 }

@@ -141,3 +141,58 @@ pub fn render(input: &ReportInput) -> String {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_line_shows_defaults_and_extra_options() {
+        let options = vec![
+            ("num_gpu".to_owned(), OptionValue::Int(120)),
+            ("num_ctx".to_owned(), OptionValue::Int(512)),
+            ("temperature".to_owned(), OptionValue::Float(0.8)),
+            ("seed".to_owned(), OptionValue::Int(42)),
+        ];
+        assert_eq!(
+            configuration_line(&options),
+            "num_gpu=120, num_ctx=512, temp=0.8, top_p=default, top_k=default, repeat_penalty=default, seed=42"
+        );
+    }
+
+    #[test]
+    fn the_report_keeps_the_seed_sections_in_order() {
+        let options = vec![
+            ("num_gpu".to_owned(), OptionValue::Int(120)),
+            ("num_ctx".to_owned(), OptionValue::Int(512)),
+            ("temperature".to_owned(), OptionValue::Float(0.8)),
+        ];
+        let metrics = RunMetrics {
+            tokens_per_s: Some(40.99),
+            ttft_mean_ms: Some(661.87),
+            ttft_first_ms: Some(600.0),
+            total_ms: Some(44993.85),
+            tokens_generated: Some(1762),
+            prompt_eval_ms: Some(801.82),
+            eval_ms: Some(42981.32),
+            load_ms: Some(503.32),
+        };
+        let input = ReportInput {
+            display_name: "Chimera Agent B",
+            date: NaiveDate::from_ymd_opt(2025, 11, 14).unwrap(),
+            model: "gemma3:latest",
+            options: &options,
+            report_text: "## 1. Executive Summary\nThroughput is **40.99 tok/s**.\n",
+            files_analyzed: 101,
+            ingest_ms: 30.0,
+            analysis_ms: 23130.0,
+            report_ms: 21870.0,
+            data_summary: "Total files analyzed: 101\n\nCSV Files (28)\n  - a.csv",
+            metrics: &metrics,
+            findings: &["**CUDA Benchmarking is Significant:** many files.".to_owned()],
+            recommendations: &[],
+            persona: crate::agent::persona::INSIGHT,
+        };
+        insta::assert_snapshot!(render(&input));
+    }
+}

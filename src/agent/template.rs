@@ -51,12 +51,12 @@ pub fn render(template: &str, values: &[(&str, &str)]) -> String {
     while let Some(i) = rest.find(['{', '}']) {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
-        if tail.starts_with("{{") {
+        if let Some(after) = tail.strip_prefix("{{") {
             out.push('{');
-            rest = &tail[2..];
-        } else if tail.starts_with("}}") {
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("}}") {
             out.push('}');
-            rest = &tail[2..];
+            rest = after;
         } else if let Some(end) = tail.find('}').filter(|_| tail.starts_with('{')) {
             let name = &tail[1..end];
             match values.iter().find(|(k, _)| *k == name) {
