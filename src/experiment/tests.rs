@@ -287,3 +287,70 @@ fn prompts_file_resolves_against_the_experiment_folder() {
     };
     assert_eq!(prompts, &["first prompt", "second prompt"]);
 }
+
+fn agent_file(dir: &Path, agent_extra: &str) -> Result<Experiment, ConfigError> {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let text = format!(
+        "[experiment]\nname = \"a\"\n[backend]\nmodel = \"m\"\n[workload]\nkind = \"chimera-agent\"\ndata_dir = \"data\"\n[[agent]]\nname = \"b\"\n{agent_extra}\n"
+    );
+    Experiment::parse(&dir.join("e.toml"), &text, None)
+}
+
+#[test]
+fn the_agent_workload_parses_personas_and_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = agent_file(dir.path(), "display_name = \"Chimera Agent B\"\npersona = \"insight\"\nanalysis_prompt = \"Look: {data_summary} {{x}}\"").unwrap();
+    let Workload::Agent { ingest, .. } = &e.workload else {
+        panic!("agent workload")
+    };
+    assert_eq!(ingest.data_dir, dir.path().join("data"));
+    assert_eq!(ingest.include, ["**/*.csv", "**/*.json", "**/*.md"]);
+    assert_eq!(e.workload.calls_per_run(), 2);
+    let agent = &e.agents[0];
+    assert_eq!(agent.display_name, "Chimera Agent B");
+    assert_eq!(
+        agent.persona.as_deref(),
+        Some(crate::agent::persona::INSIGHT)
+    );
+    assert_eq!(
+        agent.analysis_prompt.as_deref(),
+        Some("Look: {data_summary} {{x}}")
+    );
+    let inline = agent_file(dir.path(), "persona = \"You are terse.\"").unwrap();
+    assert_eq!(inline.agents[0].persona.as_deref(), Some("You are terse."));
+}
+
+#[test]
+fn unknown_template_placeholders_are_config_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = agent_file(dir.path(), "report_prompt = \"{analysis} {summary}\"").unwrap_err();
+    assert_eq!(err.key, "agent[0].report_prompt");
+    assert_eq!(
+        err.problem,
+        "unknown placeholder `{summary}` (this template knows {analysis}, {data_summary}, {persona}; write `{{` for a literal brace)"
+    );
+    let err = agent_file(dir.path(), "analysis_prompt = \"{analysis}\"").unwrap_err();
+    assert!(
+        err.problem.starts_with("unknown placeholder `{analysis}`"),
+        "the analysis does not exist yet"
+    );
+}
+
+#[test]
+fn agent_keys_need_the_agent_workload_and_an_existing_folder() {
+    assert_eq!(
+        error_of(&format!(
+            "{MINIMAL}\n[[agent]]\nname = \"a\"\npersona = \"insight\"\n"
+        )),
+        "experiments/study.toml: `agent[0].persona`: only the chimera-agent workload uses personas and prompt templates\n  fix: set [workload] kind = \"chimera-agent\", or remove this key"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[experiment]\nname = \"a\"\n[backend]\nmodel = \"m\"\n[workload]\nkind = \"chimera-agent\"\ndata_dir = \"nope\"\n";
+    let err = Experiment::parse(&dir.path().join("e.toml"), text, None).unwrap_err();
+    assert_eq!(err.key, "workload.data_dir");
+    assert!(
+        err.problem.ends_with("nope is not a folder"),
+        "{}",
+        err.problem
+    );
+}
