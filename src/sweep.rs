@@ -62,6 +62,18 @@ pub fn connect(experiment: &Experiment) -> Result<Box<dyn Backend>, Error> {
         BackendKind::Ollama => Ollama::new(&experiment.backend)
             .map(|b| Box::new(b) as Box<dyn Backend>)
             .map_err(|e| Error::Internal(e.to_string())),
+        #[cfg(feature = "embedded")]
+        BackendKind::Embedded => {
+            let base = experiment
+                .source
+                .parent()
+                .unwrap_or(std::path::Path::new("."));
+            crate::backend::embedded::Embedded::new(&experiment.backend, base)
+                .map(|b| Box::new(b) as Box<dyn Backend>)
+                .map_err(|e| Error::Internal(e.to_string()))
+        }
+        #[cfg(not(feature = "embedded"))]
+        BackendKind::Embedded => Err(Error::Internal("built without the embedded engine".into())),
     }
 }
 

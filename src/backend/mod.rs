@@ -4,8 +4,16 @@
 //! same way everywhere) or a `CallError` whose `ErrorKind` says whether a retry can help.
 //! The scheduler never sees HTTP, JSON or NDJSON.
 
+#[cfg(feature = "embedded")]
+pub mod embedded;
 pub mod ndjson;
 pub mod ollama;
+
+/// Options the embedded engine honours (see `embedded::SUPPORTED_OPTIONS`).
+#[cfg(feature = "embedded")]
+pub const EMBEDDED_OPTIONS: &[&str] = embedded::SUPPORTED_OPTIONS;
+#[cfg(not(feature = "embedded"))]
+pub const EMBEDDED_OPTIONS: &[&str] = &[];
 
 use std::fmt;
 

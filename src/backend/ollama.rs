@@ -77,48 +77,60 @@ impl Ollama {
             .await
             .map_err(request_error)?;
         let response = check_status(response).await?;
-        let mut body = response.bytes_stream();
-        let mut decoder = LineDecoder::default();
-        let mut stream = StreamState::new();
-        loop {
-            let next = tokio::time::timeout(self.stall, body.next())
-                .await
-                .map_err(|_| {
-                    CallError::new(
-                        ErrorKind::Stall,
-                        format!(
-                            "no data for {:.0} s (backend.stall_s)",
-                            self.stall.as_secs_f64()
-                        ),
-                    )
-                })?;
-            match next {
-                None => break,
-                Some(Err(err)) => {
-                    return Err(CallError::new(
-                        ErrorKind::Truncated,
-                        format!("stream broke: {err}"),
-                    ));
-                }
-                Some(Ok(bytes)) => {
-                    for line in decoder.push(&bytes) {
-                        if let Some(output) = stream.on_line(&line, started.elapsed())? {
-                            return Ok(output);
-                        }
+        read_ndjson(response.bytes_stream(), started, self.stall).await
+    }
+}
+
+/// Reads an Ollama-format NDJSON stream to its final chunk: TTFT at the first non-empty
+/// text, a stall when no bytes arrive for `stall`, truncation when the stream ends early.
+/// The embedded engine streams the same format through this same function.
+pub async fn read_ndjson<S, B, E>(
+    mut body: S,
+    started: Instant,
+    stall: Duration,
+) -> Result<CallOutput, CallError>
+where
+    S: futures_util::Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+    E: std::fmt::Display,
+{
+    let mut decoder = LineDecoder::default();
+    let mut stream = StreamState::new();
+    loop {
+        let next = tokio::time::timeout(stall, body.next())
+            .await
+            .map_err(|_| {
+                CallError::new(
+                    ErrorKind::Stall,
+                    format!("no data for {:.0} s (backend.stall_s)", stall.as_secs_f64()),
+                )
+            })?;
+        match next {
+            None => break,
+            Some(Err(err)) => {
+                return Err(CallError::new(
+                    ErrorKind::Truncated,
+                    format!("stream broke: {err}"),
+                ));
+            }
+            Some(Ok(bytes)) => {
+                for line in decoder.push(bytes.as_ref()) {
+                    if let Some(output) = stream.on_line(&line, started.elapsed())? {
+                        return Ok(output);
                     }
                 }
             }
         }
-        if let Some(line) = decoder.finish()
-            && let Some(output) = stream.on_line(&line, started.elapsed())?
-        {
-            return Ok(output);
-        }
-        Err(CallError::new(
-            ErrorKind::Truncated,
-            "the stream ended without its final (done) chunk",
-        ))
     }
+    if let Some(line) = decoder.finish()
+        && let Some(output) = stream.on_line(&line, started.elapsed())?
+    {
+        return Ok(output);
+    }
+    Err(CallError::new(
+        ErrorKind::Truncated,
+        "the stream ended without its final (done) chunk",
+    ))
 }
 
 /// Chooses the endpoint: `/api/chat` when there is a system prompt, else `/api/generate`.

@@ -69,6 +69,8 @@ impl OrderKind {
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     Ollama,
+    /// llama.cpp in-process.
+    Embedded,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,6 +79,8 @@ pub struct BackendConfig {
     pub url: String,
     /// The model used where the grid has no `model` axis.
     pub model: String,
+    /// The embedded backend's GGUF file (resolved against the experiment's folder).
+    pub model_path: Option<PathBuf>,
     /// Limit for one whole call, seconds.
     pub timeout_s: f64,
     /// Limit for the gap between two streamed chunks, seconds.
@@ -268,6 +272,9 @@ impl Experiment {
         let workload = parse_workload(&root, path)?;
         let agents = parse_agents(&root, &grid, &workload, path)?;
         check_grid_size(&root, &grid, &agents)?;
+        if backend.kind == BackendKind::Embedded {
+            check_embedded_options(&root, &grid, &agents)?;
+        }
 
         let grid_has_model = grid.iter().any(|axis| axis.key == MODEL_KEY);
         if backend.model.is_empty() && !grid_has_model {
@@ -313,22 +320,52 @@ fn parse_backend(root: &Section, ollama_host: Option<&str>) -> Result<BackendCon
         "retry_backoff_s",
         "keep_alive",
         "down_timeout_s",
+        "model_path",
     ])?;
     let kind = match backend.string("kind", "\"ollama\"")?.as_deref() {
         None | Some("ollama") => BackendKind::Ollama,
-        Some(other @ ("openai" | "embedded")) => {
+        Some("embedded") if cfg!(feature = "embedded") => BackendKind::Embedded,
+        Some("embedded") => {
             return Err(backend.error(
                 "kind",
-                format!("backend kind `{other}` is not available in this version"),
-                "use kind = \"ollama\"",
+                "this chimera was built without the embedded engine",
+                "rebuild with the default features (cargo build --release), or use kind = \"ollama\"",
+            ));
+        }
+        Some("openai") => {
+            return Err(backend.error(
+                "kind",
+                "backend kind `openai` is not available in this version",
+                "use kind = \"ollama\" or \"embedded\"",
             ));
         }
         Some(other) => {
             return Err(backend.error(
                 "kind",
                 format!("unknown backend kind `{other}`"),
-                "use kind = \"ollama\"",
+                "use kind = \"ollama\" or \"embedded\"",
             ));
+        }
+    };
+    let model_path = match backend.string("model_path", "\"models/x.gguf\"")? {
+        None => None,
+        Some(_) if kind != BackendKind::Embedded => {
+            return Err(backend.error(
+                "model_path",
+                "only the embedded backend loads a model file",
+                "set kind = \"embedded\", or remove model_path",
+            ));
+        }
+        Some(relative) => {
+            let path = root.file.parent().unwrap_or(Path::new(".")).join(relative);
+            if !path.is_file() {
+                return Err(backend.error(
+                    "model_path",
+                    format!("{} does not exist", path.display()),
+                    "give the path of a GGUF file, relative to the experiment file's folder",
+                ));
+            }
+            Some(path)
         }
     };
     let url = match backend.string("url", "\"http://127.0.0.1:11434\"")? {
@@ -347,12 +384,21 @@ fn parse_backend(root: &Section, ollama_host: Option<&str>) -> Result<BackendCon
             "write it as url = \"http://127.0.0.1:11434\"",
         ));
     }
+    let model = backend
+        .string("model", "\"gemma3:latest\"")?
+        .unwrap_or_else(|| {
+            // A model file names the model when `model` is not given.
+            model_path
+                .as_ref()
+                .and_then(|p| p.file_stem())
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
     Ok(BackendConfig {
         kind,
         url: url.trim_end_matches('/').to_owned(),
-        model: backend
-            .string("model", "\"gemma3:latest\"")?
-            .unwrap_or_default(),
+        model,
+        model_path,
         timeout_s: backend
             .positive_number("timeout_s", "600")?
             .unwrap_or(600.0),
@@ -768,6 +814,38 @@ fn parse_agent_fields(
     let analysis = template("analysis_prompt", persona::ANALYSIS_PLACEHOLDERS)?;
     let report = template("report_prompt", persona::REPORT_PLACEHOLDERS)?;
     Ok((persona, analysis, report))
+}
+
+/// The embedded engine honours a subset of Ollama's options; the others would be silently
+/// ignored, so they are errors.
+fn check_embedded_options(
+    root: &Section,
+    grid: &[GridAxis],
+    agents: &[AgentSpec],
+) -> Result<(), ConfigError> {
+    let supported = crate::backend::EMBEDDED_OPTIONS;
+    let used = grid.iter().map(|axis| format!("grid.{}", axis.key)).chain(
+        agents.iter().enumerate().flat_map(|(i, a)| {
+            a.options
+                .iter()
+                .map(move |(k, _)| format!("agent[{i}].options.{k}"))
+        }),
+    );
+    for key in used {
+        let option = key.rsplit('.').next().unwrap_or_default();
+        if !supported.contains(&option) {
+            return Err(ConfigError::new(
+                root.file,
+                key.clone(),
+                format!("the embedded backend does not support `{option}`"),
+                format!(
+                    "remove it, or use kind = \"ollama\"; embedded supports: {}",
+                    supported.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Rejects plans above `MAX_CELLS` before anything is expanded.
