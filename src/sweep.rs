@@ -62,6 +62,13 @@ pub fn connect(experiment: &Experiment) -> Result<Box<dyn Backend>, Error> {
         BackendKind::Ollama => Ollama::new(&experiment.backend)
             .map(|b| Box::new(b) as Box<dyn Backend>)
             .map_err(|e| Error::Internal(e.to_string())),
+        BackendKind::OpenAi => crate::backend::openai::OpenAi::new(&experiment.backend)
+            .map(|b| Box::new(b) as Box<dyn Backend>)
+            .map_err(|e| Error::BackendUnavailable {
+                url: experiment.backend.url.clone(),
+                reason: e.message.clone(),
+                fix: "set the environment variable that backend.api_key_env names".to_owned(),
+            }),
         #[cfg(feature = "embedded")]
         BackendKind::Embedded => {
             let base = experiment

@@ -93,6 +93,7 @@ mod tests {
             eval_ms: Some(21000.0),
             eval_tokens: Some(862),
             tokens_per_s: None,
+            token_source: None,
         };
         let b = CallMetrics {
             ttft_ms: Some(723.74),

@@ -8,6 +8,7 @@
 pub mod embedded;
 pub mod ndjson;
 pub mod ollama;
+pub mod openai;
 
 /// Options the embedded engine honours (see `embedded::SUPPORTED_OPTIONS`).
 #[cfg(feature = "embedded")]
@@ -49,6 +50,8 @@ pub struct CallMetrics {
     pub eval_tokens: Option<i64>,
     /// eval_tokens / eval time (server-side).
     pub tokens_per_s: Option<f64>,
+    /// Where `eval_tokens` came from: `server` (reported) or `chunks` (counted by the client).
+    pub token_source: Option<String>,
 }
 
 impl CallMetrics {

@@ -250,6 +250,7 @@ impl StreamState {
             eval_ms,
             eval_tokens: chunk.eval_count,
             tokens_per_s: CallMetrics::throughput(chunk.eval_count, eval_ms),
+            token_source: chunk.eval_count.map(|_| "server".to_owned()),
         };
         Ok(Some(CallOutput {
             text: std::mem::take(&mut self.text),

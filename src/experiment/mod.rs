@@ -71,6 +71,9 @@ pub enum BackendKind {
     Ollama,
     /// llama.cpp in-process.
     Embedded,
+    /// An OpenAI-compatible server (`/v1/chat/completions`).
+    #[serde(rename = "openai")]
+    OpenAi,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -81,6 +84,10 @@ pub struct BackendConfig {
     pub model: String,
     /// The embedded backend's GGUF file (resolved against the experiment's folder).
     pub model_path: Option<PathBuf>,
+    /// openai: the environment variable holding the API key (the key itself is never stored).
+    pub api_key_env: Option<String>,
+    /// openai: options the protocol lacks (num_ctx, num_gpu, ...) are recorded, not sent.
+    pub server_side: bool,
     /// Limit for one whole call, seconds.
     pub timeout_s: f64,
     /// Limit for the gap between two streamed chunks, seconds.
@@ -272,8 +279,23 @@ impl Experiment {
         let workload = parse_workload(&root, path)?;
         let agents = parse_agents(&root, &grid, &workload, path)?;
         check_grid_size(&root, &grid, &agents)?;
-        if backend.kind == BackendKind::Embedded {
-            check_embedded_options(&root, &grid, &agents)?;
+        match backend.kind {
+            BackendKind::Embedded => check_backend_options(
+                &root,
+                &grid,
+                &agents,
+                "embedded",
+                crate::backend::EMBEDDED_OPTIONS,
+            )?,
+            BackendKind::OpenAi if !backend.server_side => {
+                let sent: Vec<&str> = crate::backend::openai::SENT_OPTIONS
+                    .iter()
+                    .map(|(o, _)| *o)
+                    .chain([MODEL_KEY])
+                    .collect();
+                check_backend_options(&root, &grid, &agents, "openai", &sent)?;
+            }
+            _ => {}
         }
 
         let grid_has_model = grid.iter().any(|axis| axis.key == MODEL_KEY);
@@ -321,6 +343,8 @@ fn parse_backend(root: &Section, ollama_host: Option<&str>) -> Result<BackendCon
         "keep_alive",
         "down_timeout_s",
         "model_path",
+        "api_key_env",
+        "server_side",
     ])?;
     let kind = match backend.string("kind", "\"ollama\"")?.as_deref() {
         None | Some("ollama") => BackendKind::Ollama,
@@ -332,18 +356,12 @@ fn parse_backend(root: &Section, ollama_host: Option<&str>) -> Result<BackendCon
                 "rebuild with the default features (cargo build --release), or use kind = \"ollama\"",
             ));
         }
-        Some("openai") => {
-            return Err(backend.error(
-                "kind",
-                "backend kind `openai` is not available in this version",
-                "use kind = \"ollama\" or \"embedded\"",
-            ));
-        }
+        Some("openai") => BackendKind::OpenAi,
         Some(other) => {
             return Err(backend.error(
                 "kind",
                 format!("unknown backend kind `{other}`"),
-                "use kind = \"ollama\" or \"embedded\"",
+                "use kind = \"ollama\", \"embedded\" or \"openai\"",
             ));
         }
     };
@@ -399,6 +417,8 @@ fn parse_backend(root: &Section, ollama_host: Option<&str>) -> Result<BackendCon
         url: url.trim_end_matches('/').to_owned(),
         model,
         model_path,
+        api_key_env: backend.string("api_key_env", "\"OPENAI_API_KEY\"")?,
+        server_side: backend.bool("server_side")?.unwrap_or(false),
         timeout_s: backend
             .positive_number("timeout_s", "600")?
             .unwrap_or(600.0),
@@ -816,14 +836,15 @@ fn parse_agent_fields(
     Ok((persona, analysis, report))
 }
 
-/// The embedded engine honours a subset of Ollama's options; the others would be silently
-/// ignored, so they are errors.
-fn check_embedded_options(
+/// The embedded engine and the OpenAI protocol carry a subset of Ollama's options; the
+/// others would be silently ignored, so they are errors (openai: unless `server_side`).
+fn check_backend_options(
     root: &Section,
     grid: &[GridAxis],
     agents: &[AgentSpec],
+    kind: &str,
+    supported: &[&str],
 ) -> Result<(), ConfigError> {
-    let supported = crate::backend::EMBEDDED_OPTIONS;
     let used = grid.iter().map(|axis| format!("grid.{}", axis.key)).chain(
         agents.iter().enumerate().flat_map(|(i, a)| {
             a.options
@@ -834,14 +855,22 @@ fn check_embedded_options(
     for key in used {
         let option = key.rsplit('.').next().unwrap_or_default();
         if !supported.contains(&option) {
+            let fix = if kind == "openai" {
+                format!(
+                    "the protocol has no such field: set [backend] server_side = true to record it as set on the server (not sent), or remove it; sent options: {}",
+                    supported.join(", ")
+                )
+            } else {
+                format!(
+                    "remove it, or use kind = \"ollama\"; {kind} supports: {}",
+                    supported.join(", ")
+                )
+            };
             return Err(ConfigError::new(
                 root.file,
                 key.clone(),
-                format!("the embedded backend does not support `{option}`"),
-                format!(
-                    "remove it, or use kind = \"ollama\"; embedded supports: {}",
-                    supported.join(", ")
-                ),
+                format!("the {kind} backend does not support `{option}`"),
+                fix,
             ));
         }
     }

@@ -114,6 +114,11 @@ pub fn to_dataframe(
                 .map(|c| c.metrics.as_ref().and_then(|m| m.eval_tokens)),
         ),
         opt_float("tokens_per_s", metric(|m| m.tokens_per_s)),
+        opt_text(
+            "token_source",
+            r.iter()
+                .map(|c| c.metrics.as_ref().and_then(|m| m.token_source.clone())),
+        ),
         boolean("reloaded", r.iter().map(|c| c.reloaded)),
         int("attempt", r.iter().map(|c| i64::from(c.attempt))),
         text("status", r.iter().map(CallRecord::status)),
