@@ -146,6 +146,29 @@ fn python_candidates() -> Vec<String> {
     candidates
 }
 
+/// An integer option's value, when sent.
+fn int_option(options: &[(String, OptionValue)], key: &str) -> Option<i64> {
+    options
+        .iter()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| match v {
+            OptionValue::Int(i) => Some(*i),
+            _ => None,
+        })
+}
+
+/// A numeric option's value, when sent (integers widen).
+fn float_option(options: &[(String, OptionValue)], key: &str) -> Option<f64> {
+    options
+        .iter()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| match v {
+            OptionValue::Float(f) => Some(*f),
+            OptionValue::Int(i) => Some(*i as f64),
+            _ => None,
+        })
+}
+
 /// What the worker needs to know to serve one call.
 #[derive(Debug, Clone, PartialEq)]
 struct Settings {
@@ -158,15 +181,7 @@ struct Settings {
 
 impl Settings {
     fn from_options(model: PathBuf, options: &[(String, OptionValue)]) -> Settings {
-        let int = |key: &str| {
-            options
-                .iter()
-                .find(|(k, _)| k == key)
-                .and_then(|(_, v)| match v {
-                    OptionValue::Int(i) => Some(*i),
-                    _ => None,
-                })
-        };
+        let int = |key: &str| int_option(options, key);
         let threads = std::thread::available_parallelism().map_or(1, usize::from) as i64;
         Settings {
             model,
@@ -314,20 +329,11 @@ impl Backend for Embedded {
         }))?;
         let stream = futures_util::stream::poll_fn(move |cx| inbox.poll_recv(cx));
         // Dropping the stream (timeout, cancellation) closes the channel: the worker stops.
-        tokio::time::timeout(
+        super::within_timeout(
             self.timeout,
             read_ndjson(Box::pin(stream), started, self.stall),
         )
         .await
-        .unwrap_or_else(|_| {
-            Err(CallError::new(
-                ErrorKind::Timeout,
-                format!(
-                    "call exceeded {:.0} s (backend.timeout_s)",
-                    self.timeout.as_secs_f64()
-                ),
-            ))
-        })
     }
 
     async fn loaded(&self, _model: &str) -> Option<LoadedModel> {
@@ -513,27 +519,8 @@ fn chat_prompt(model: &LlamaModel, request: &CallRequest) -> Result<String, Stri
 /// Sampling as Ollama configures it: penalties, top-k, top-p, min-p, typical-p, temperature,
 /// then a seeded draw; temperature 0 is greedy.
 fn sampler(model: &LlamaModel, options: &[(String, OptionValue)]) -> LlamaSampler {
-    let float = |key: &str, default: f64| {
-        options
-            .iter()
-            .find(|(k, _)| k == key)
-            .and_then(|(_, v)| match v {
-                OptionValue::Float(f) => Some(*f),
-                OptionValue::Int(i) => Some(*i as f64),
-                _ => None,
-            })
-            .unwrap_or(default) as f32
-    };
-    let int = |key: &str, default: i64| {
-        options
-            .iter()
-            .find(|(k, _)| k == key)
-            .and_then(|(_, v)| match v {
-                OptionValue::Int(i) => Some(*i),
-                _ => None,
-            })
-            .unwrap_or(default)
-    };
+    let float = |key: &str, default: f64| float_option(options, key).unwrap_or(default) as f32;
+    let int = |key: &str, default: i64| int_option(options, key).unwrap_or(default);
     // Ollama's defaults.
     let temperature = float("temperature", 0.8);
     let seed = int("seed", -1);
@@ -619,13 +606,10 @@ fn try_generate(
     let prompt_ns = prompt_started.elapsed().as_nanos() as u64;
 
     let options = &request.options;
-    let num_predict = options
-        .iter()
-        .find(|(k, _)| k == "num_predict")
-        .and_then(|(_, v)| match v {
-            OptionValue::Int(i) if *i >= 0 => Some(*i as usize),
-            _ => None,
-        });
+    // Ollama: a negative num_predict means "until the model stops or the context is full".
+    let num_predict = int_option(options, "num_predict")
+        .filter(|n| *n >= 0)
+        .map(|n| n as usize);
     let stops: Vec<String> = options
         .iter()
         .find(|(k, _)| k == "stop")

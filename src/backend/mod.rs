@@ -176,3 +176,19 @@ pub trait Backend: Send + Sync {
     /// How to start this backend, for the "unreachable" error.
     fn start_hint(&self) -> String;
 }
+
+/// Bounds a whole call by `backend.timeout_s`; every backend reports it the same way.
+pub async fn within_timeout(
+    limit: std::time::Duration,
+    call: impl Future<Output = Result<CallOutput, CallError>>,
+) -> Result<CallOutput, CallError> {
+    tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+        Err(CallError::new(
+            ErrorKind::Timeout,
+            format!(
+                "call exceeded {:.0} s (backend.timeout_s)",
+                limit.as_secs_f64()
+            ),
+        ))
+    })
+}

@@ -366,17 +366,7 @@ impl Backend for Ollama {
 
     async fn call(&self, request: &CallRequest) -> Result<CallOutput, CallError> {
         let started = Instant::now();
-        tokio::time::timeout(self.timeout, self.stream_call(request, started))
-            .await
-            .unwrap_or_else(|_| {
-                Err(CallError::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "call exceeded {:.0} s (backend.timeout_s)",
-                        self.timeout.as_secs_f64()
-                    ),
-                ))
-            })
+        super::within_timeout(self.timeout, self.stream_call(request, started)).await
     }
 
     async fn loaded(&self, model: &str) -> Option<LoadedModel> {
