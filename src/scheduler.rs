@@ -99,6 +99,50 @@ pub struct Scheduler<'a> {
     pub retry_failed: bool,
 }
 
+/// Where a call belongs: its cell, its planned run, and the session making it.
+#[derive(Clone, Copy)]
+struct Slot<'a> {
+    cell: &'a Cell,
+    run: &'a PlannedRun,
+    session: u32,
+}
+
+impl Slot<'_> {
+    /// The record of a call in this slot before anything is sent: no timings, no error.
+    fn record(
+        &self,
+        run_id: &str,
+        is_warmup: bool,
+        call_index: u32,
+        call_kind: &str,
+    ) -> CallRecord {
+        let (cell, run) = (self.cell, self.run);
+        CallRecord {
+            session: self.session,
+            run_id: run_id.to_owned(),
+            cell_id: cell.id.clone(),
+            agent: cell.agent.clone(),
+            repetition: run.repetition,
+            block: run.block,
+            order_index: run.order_index,
+            is_warmup,
+            call_index,
+            call_kind: call_kind.to_owned(),
+            model: cell.model.clone(),
+            options: cell.options.clone(),
+            started_at: Utc::now(),
+            metrics: None,
+            reloaded: false,
+            attempt: 0,
+            error: None,
+            response: None,
+            done_reason: None,
+            loaded: None,
+            load_avg_1m: crate::env::load_average(),
+        }
+    }
+}
+
 /// What the backend has loaded, as far as the scheduler knows.
 struct LoadState {
     key: Option<String>,
@@ -141,7 +185,7 @@ impl Scheduler<'_> {
             let cell = &self.plan.cells[run.cell];
             if state.key.as_deref() != Some(cell.load_key.as_str()) && self.experiment.warmup > 0 {
                 match self
-                    .guarded(self.warmup(cell, run, session, &mut state))
+                    .guarded(self.warmup(Slot { cell, run, session }, &mut state))
                     .await
                 {
                     Attempted::Done(output) => {
@@ -169,7 +213,7 @@ impl Scheduler<'_> {
                 }
             }
             match self
-                .guarded(self.measured(cell, run, session, &mut state))
+                .guarded(self.measured(Slot { cell, run, session }, &mut state))
                 .await
             {
                 Attempted::Done(output) => {
@@ -227,24 +271,16 @@ impl Scheduler<'_> {
         }
     }
 
-    async fn warmup(
-        &self,
-        cell: &Cell,
-        run: &PlannedRun,
-        session: u32,
-        state: &mut LoadState,
-    ) -> Attempted {
+    async fn warmup(&self, slot: Slot<'_>, state: &mut LoadState) -> Attempted {
         let prompt = WARMUP_PROMPT;
         let mut records = Vec::new();
         for k in 0..self.experiment.warmup {
             if k > 0 && self.is_cancelled() {
                 return Attempted::Cancelled;
             }
-            let run_id = format!("w{session:04}-{:06}-{k}", run.order_index);
+            let run_id = format!("w{:04}-{:06}-{k}", slot.session, slot.run.order_index);
             let record = self
-                .call(
-                    cell, run, session, &run_id, true, k, "warmup", prompt, state,
-                )
+                .call(slot.record(&run_id, true, k, "warmup"), slot, prompt, state)
                 .await;
             match record {
                 Ok(record) => records.push(record),
@@ -257,20 +293,10 @@ impl Scheduler<'_> {
         }))
     }
 
-    async fn measured(
-        &self,
-        cell: &Cell,
-        run: &PlannedRun,
-        session: u32,
-        state: &mut LoadState,
-    ) -> Attempted {
+    async fn measured(&self, slot: Slot<'_>, state: &mut LoadState) -> Attempted {
         match &self.experiment.workload {
-            Workload::Prompt { prompts, .. } => {
-                self.prompt_run(prompts, cell, run, session, state).await
-            }
-            Workload::Agent { ingest, .. } => {
-                self.agent_run(ingest, cell, run, session, state).await
-            }
+            Workload::Prompt { prompts, .. } => self.prompt_run(prompts, slot, state).await,
+            Workload::Agent { ingest, .. } => self.agent_run(ingest, slot, state).await,
         }
     }
 
@@ -278,9 +304,7 @@ impl Scheduler<'_> {
     async fn prompt_run(
         &self,
         prompts: &[String],
-        cell: &Cell,
-        run: &PlannedRun,
-        session: u32,
+        slot: Slot<'_>,
         state: &mut LoadState,
     ) -> Attempted {
         let mut records = Vec::new();
@@ -288,21 +312,8 @@ impl Scheduler<'_> {
             if index > 0 && self.is_cancelled() {
                 return Attempted::Cancelled;
             }
-            let call_index = index as u32;
-            match self
-                .call(
-                    cell,
-                    run,
-                    session,
-                    &run.run_id,
-                    false,
-                    call_index,
-                    "prompt",
-                    prompt,
-                    state,
-                )
-                .await
-            {
+            let record = slot.record(&slot.run.run_id, false, index as u32, "prompt");
+            match self.call(record, slot, prompt, state).await {
                 Ok(record) => records.push(record),
                 Err(error) => return Attempted::BackendDown(error),
             }
@@ -317,11 +328,10 @@ impl Scheduler<'_> {
     async fn agent_run(
         &self,
         config: &ingest::IngestConfig,
-        cell: &Cell,
-        run: &PlannedRun,
-        session: u32,
+        slot: Slot<'_>,
         state: &mut LoadState,
     ) -> Attempted {
+        let Slot { cell, run, session } = slot;
         let spec = self.agent_spec(cell);
         let started_at = Utc::now();
         let workflow = Instant::now();
@@ -356,7 +366,7 @@ impl Scheduler<'_> {
             Ok(summary) => summary,
             Err(message) => {
                 // Stored as a call row too: the calls segment is what marks a run stored.
-                let mut call = self.unsent_call(cell, run, session, "ingest");
+                let mut call = slot.record(&run.run_id, false, 0, "ingest");
                 call.error = Some(CallError::new(
                     crate::backend::ErrorKind::Client,
                     message.clone(),
@@ -382,20 +392,8 @@ impl Scheduler<'_> {
                 _ => agent::report_prompt(spec, &summary.text, &texts[0]),
             };
             let step = Instant::now();
-            let call = match self
-                .call(
-                    cell,
-                    run,
-                    session,
-                    &run.run_id,
-                    false,
-                    index as u32,
-                    kind,
-                    &prompt,
-                    state,
-                )
-                .await
-            {
+            let planned = slot.record(&run.run_id, false, index as u32, kind);
+            let call = match self.call(planned, slot, &prompt, state).await {
                 Ok(call) => call,
                 Err(error) => return Attempted::BackendDown(error),
             };
@@ -457,48 +455,17 @@ impl Scheduler<'_> {
             .unwrap_or(&self.experiment.agents[0])
     }
 
-    /// A row for a step that never reached the backend (its error is set by the caller).
-    fn unsent_call(&self, cell: &Cell, run: &PlannedRun, session: u32, kind: &str) -> CallRecord {
-        CallRecord {
-            session,
-            run_id: run.run_id.clone(),
-            cell_id: cell.id.clone(),
-            agent: cell.agent.clone(),
-            repetition: run.repetition,
-            block: run.block,
-            order_index: run.order_index,
-            is_warmup: false,
-            call_index: 0,
-            call_kind: kind.to_owned(),
-            model: cell.model.clone(),
-            options: cell.options.clone(),
-            started_at: Utc::now(),
-            metrics: None,
-            reloaded: false,
-            attempt: 0,
-            error: None,
-            response: None,
-            done_reason: None,
-            loaded: None,
-            load_avg_1m: crate::env::load_average(),
-        }
-    }
-
-    /// One call with retries, as a record. `Err` only when the call failed and the backend
-    /// is down: then nothing is recorded and the caller waits for the backend.
-    #[allow(clippy::too_many_arguments)]
+    /// Makes the call that `record` describes, with retries, and fills in its outcome. `Err`
+    /// only when the call failed and the backend is down: then nothing is recorded and the
+    /// caller waits for the backend.
     async fn call(
         &self,
-        cell: &Cell,
-        run: &PlannedRun,
-        session: u32,
-        run_id: &str,
-        is_warmup: bool,
-        call_index: u32,
-        call_kind: &str,
+        mut record: CallRecord,
+        slot: Slot<'_>,
         prompt: &str,
         state: &mut LoadState,
     ) -> Result<CallRecord, CallError> {
+        let cell = slot.cell;
         let request = CallRequest {
             model: cell.model.clone(),
             options: cell.options.clone(),
@@ -506,8 +473,8 @@ impl Scheduler<'_> {
             prompt: prompt.to_owned(),
             keep_alive: self.experiment.backend.keep_alive.clone(),
         };
-        let reloaded = state.key.as_deref() != Some(cell.load_key.as_str());
-        let started_at = Utc::now();
+        record.reloaded = state.key.as_deref() != Some(cell.load_key.as_str());
+        record.started_at = Utc::now();
         let (result, attempt) = self.call_with_retries(&request).await;
         if let Err(error) = &result
             && error.kind.is_retryable()
@@ -515,41 +482,22 @@ impl Scheduler<'_> {
         {
             return Err(error.clone());
         }
-        if reloaded {
+        if record.reloaded {
             state.key = Some(cell.load_key.clone());
             state.loaded = self.backend.loaded(&cell.model).await;
         }
-        let (metrics, response, done_reason, error) = match result {
-            Ok(CallOutput {
-                text,
-                done_reason,
-                metrics,
-            }) => (Some(metrics), Some(text), done_reason, None),
-            Err(error) => (None, None, None, Some(error)),
-        };
-        Ok(CallRecord {
-            session,
-            run_id: run_id.to_owned(),
-            cell_id: cell.id.clone(),
-            agent: cell.agent.clone(),
-            repetition: run.repetition,
-            block: run.block,
-            order_index: run.order_index,
-            is_warmup,
-            call_index,
-            call_kind: call_kind.to_owned(),
-            model: cell.model.clone(),
-            options: cell.options.clone(),
-            started_at,
-            metrics,
-            reloaded,
-            attempt,
-            error,
-            response,
-            done_reason,
-            loaded: state.loaded.clone(),
-            load_avg_1m: crate::env::load_average(),
-        })
+        match result {
+            Ok(output) => {
+                record.metrics = Some(output.metrics);
+                record.response = Some(output.text);
+                record.done_reason = output.done_reason;
+            }
+            Err(error) => record.error = Some(error),
+        }
+        record.attempt = attempt;
+        record.loaded = state.loaded.clone();
+        record.load_avg_1m = crate::env::load_average();
+        Ok(record)
     }
 
     /// Calls until success, a non-retryable error, or the last attempt; backoff doubles.
