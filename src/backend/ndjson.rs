@@ -1,6 +1,58 @@
 //! NDJSON framing: network reads can hold several lines or half of one; this decoder
 //! turns arbitrary byte chunks into complete lines.
 
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+use super::{CallError, ErrorKind};
+
+/// Reads a line-oriented body (NDJSON, SSE) line by line until `on_line` returns a value.
+/// A gap longer than `stall` between chunks is a stall, a broken body is truncation;
+/// `Ok(None)` means the body ended first (including a last line without a newline).
+pub async fn read_lines<S, B, E, T>(
+    mut body: S,
+    stall: Duration,
+    mut on_line: impl FnMut(&[u8]) -> Result<Option<T>, CallError>,
+) -> Result<Option<T>, CallError>
+where
+    S: futures_util::Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+    E: std::fmt::Display,
+{
+    let mut decoder = LineDecoder::default();
+    loop {
+        let next = tokio::time::timeout(stall, body.next())
+            .await
+            .map_err(|_| {
+                CallError::new(
+                    ErrorKind::Stall,
+                    format!("no data for {:.0} s (backend.stall_s)", stall.as_secs_f64()),
+                )
+            })?;
+        match next {
+            None => break,
+            Some(Err(err)) => {
+                return Err(CallError::new(
+                    ErrorKind::Truncated,
+                    format!("stream broke: {err}"),
+                ));
+            }
+            Some(Ok(bytes)) => {
+                for line in decoder.push(bytes.as_ref()) {
+                    if let Some(done) = on_line(&line)? {
+                        return Ok(Some(done));
+                    }
+                }
+            }
+        }
+    }
+    match decoder.finish() {
+        Some(line) => on_line(&line),
+        None => Ok(None),
+    }
+}
+
 /// Accumulates bytes and yields complete, non-empty lines (without the newline).
 #[derive(Debug, Default)]
 pub struct LineDecoder {

@@ -4,11 +4,10 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ndjson::LineDecoder;
+use super::ndjson::read_lines;
 use super::{
     Backend, BackendInfo, CallError, CallMetrics, CallOutput, CallRequest, ErrorKind, LoadedModel,
     ModelInfo,
@@ -85,7 +84,7 @@ impl Ollama {
 /// text, a stall when no bytes arrive for `stall`, truncation when the stream ends early.
 /// The embedded engine streams the same format through this same function.
 pub async fn read_ndjson<S, B, E>(
-    mut body: S,
+    body: S,
     started: Instant,
     stall: Duration,
 ) -> Result<CallOutput, CallError>
@@ -94,37 +93,9 @@ where
     B: AsRef<[u8]>,
     E: std::fmt::Display,
 {
-    let mut decoder = LineDecoder::default();
     let mut stream = StreamState::new();
-    loop {
-        let next = tokio::time::timeout(stall, body.next())
-            .await
-            .map_err(|_| {
-                CallError::new(
-                    ErrorKind::Stall,
-                    format!("no data for {:.0} s (backend.stall_s)", stall.as_secs_f64()),
-                )
-            })?;
-        match next {
-            None => break,
-            Some(Err(err)) => {
-                return Err(CallError::new(
-                    ErrorKind::Truncated,
-                    format!("stream broke: {err}"),
-                ));
-            }
-            Some(Ok(bytes)) => {
-                for line in decoder.push(bytes.as_ref()) {
-                    if let Some(output) = stream.on_line(&line, started.elapsed())? {
-                        return Ok(output);
-                    }
-                }
-            }
-        }
-    }
-    if let Some(line) = decoder.finish()
-        && let Some(output) = stream.on_line(&line, started.elapsed())?
-    {
+    let output = read_lines(body, stall, |line| stream.on_line(line, started.elapsed())).await?;
+    if let Some(output) = output {
         return Ok(output);
     }
     Err(CallError::new(

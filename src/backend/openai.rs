@@ -8,10 +8,9 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use super::ndjson::LineDecoder;
+use super::ndjson::read_lines;
 use super::{
     Backend, BackendInfo, CallError, CallMetrics, CallOutput, CallRequest, ErrorKind, LoadedModel,
     ModelInfo,
@@ -101,39 +100,13 @@ impl OpenAi {
                 format!("HTTP {}: {}", status.as_u16(), body.trim()),
             ));
         }
-        let mut body = response.bytes_stream();
-        let mut decoder = LineDecoder::default();
         let mut state = SseState::default();
-        loop {
-            let next = tokio::time::timeout(self.stall, body.next())
-                .await
-                .map_err(|_| {
-                    CallError::new(
-                        ErrorKind::Stall,
-                        format!(
-                            "no data for {:.0} s (backend.stall_s)",
-                            self.stall.as_secs_f64()
-                        ),
-                    )
-                })?;
-            let bytes = match next {
-                None => break,
-                Some(Err(err)) => {
-                    return Err(CallError::new(
-                        ErrorKind::Truncated,
-                        format!("stream broke: {err}"),
-                    ));
-                }
-                Some(Ok(bytes)) => bytes,
-            };
-            for line in decoder.push(&bytes) {
-                if state.on_line(&line, started.elapsed())? {
-                    return Ok(state.finish(started.elapsed()));
-                }
-            }
-        }
-        if state.saw_finish {
-            // Some servers end the stream without `[DONE]`.
+        let done = read_lines(response.bytes_stream(), self.stall, |line| {
+            Ok(state.on_line(line, started.elapsed())?.then_some(()))
+        })
+        .await?;
+        // Some servers end the stream after the finish reason without `[DONE]`.
+        if done.is_some() || state.saw_finish {
             return Ok(state.finish(started.elapsed()));
         }
         Err(CallError::new(
