@@ -1,4 +1,4 @@
-//! The command line: `chimera plan`, `chimera run`, `chimera fake-ollama`.
+//! The command line: `chimera plan`, `chimera run`, `chimera report`, `chimera fake-ollama`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,6 +11,8 @@ use crate::exit_codes;
 use crate::experiment::Experiment;
 use crate::fake_ollama::{FakeConfig, FakeOllama};
 use crate::plan::{Plan, render_json, render_text};
+use crate::report::{Format, ReportError, ReportOptions, RowFilter};
+use crate::stats::Bootstrap;
 use crate::store::SweepStatus;
 use crate::sweep::{self, SweepOptions};
 
@@ -48,7 +50,13 @@ pub enum Command {
         /// Also re-run runs that are stored as failed.
         #[arg(long)]
         retry_failed: bool,
+        /// Do not write the report (statistics, tables, plots) at the end of the sweep.
+        #[arg(long)]
+        no_report: bool,
     },
+    /// Statistics, A vs B comparisons, tables and plots from one or more results folders
+    /// (also of a sweep still running or interrupted: it reports what is stored).
+    Report(ReportArgs),
     /// Serve a fake Ollama on loopback (for trying chimera without a GPU, and benchmarks).
     FakeOllama {
         #[arg(long, default_value_t = 11434)]
@@ -63,6 +71,76 @@ pub enum Command {
         #[arg(long)]
         real_timing: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Results folders (results/<experiment>); several are compared as one more factor.
+    #[arg(required = true, num_args = 1..)]
+    pub dirs: Vec<PathBuf>,
+    /// Metrics to analyse, comma-separated (default: throughput, TTFT, e2e, load,
+    /// prompt-eval, eval, tokens, and the agent's quality score and workflow time).
+    #[arg(long, value_delimiter = ',')]
+    pub metric: Option<Vec<String>>,
+    /// Group by these factors only, pooling the others (default: one group per cell).
+    #[arg(long, value_delimiter = ',')]
+    pub by: Vec<String>,
+    /// Table formats, comma-separated: md, csv, tex, json (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub format: Vec<String>,
+    /// Where tables and summary.md go (default: <DIR>/report).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Where charts go, PNG and SVG (default: plots/<experiment>).
+    #[arg(long)]
+    pub plots: Option<PathBuf>,
+    /// Write tables and summary.md only.
+    #[arg(long)]
+    pub no_plots: bool,
+    /// Include warm-up calls in the statistics.
+    #[arg(long)]
+    pub include_warmup: bool,
+    /// Include calls that paid a model load.
+    #[arg(long)]
+    pub include_reloads: bool,
+    /// Bootstrap resamples per estimate (at most; very large cells use fewer, recorded).
+    #[arg(long, default_value_t = 2000)]
+    pub resamples: usize,
+    /// Bootstrap seed (the same seed gives the same intervals).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl ReportArgs {
+    fn options(self) -> Result<ReportOptions, Error> {
+        let formats = if self.format.is_empty() {
+            crate::report::ALL_FORMATS.to_vec()
+        } else {
+            self.format
+                .iter()
+                .map(|f| f.parse::<Format>())
+                .collect::<Result<_, _>>()
+                .map_err(ReportError::UnknownFormat)?
+        };
+        Ok(ReportOptions {
+            dirs: self.dirs,
+            metrics: self.metric,
+            by: self.by,
+            formats,
+            out: self.out,
+            plots: self.plots,
+            draw_plots: !self.no_plots,
+            filter: RowFilter {
+                include_warmup: self.include_warmup,
+                include_reloads: self.include_reloads,
+            },
+            bootstrap: Bootstrap {
+                resamples: self.resamples.max(1),
+                seed: self.seed,
+                ..Bootstrap::default()
+            },
+        })
+    }
 }
 
 /// Parses the command line, runs the command, returns the process exit code.
@@ -98,6 +176,7 @@ async fn dispatch(command: Command) -> Result<i32, Error> {
             out,
             force_new,
             retry_failed,
+            no_report,
         } => {
             run(
                 &file,
@@ -106,8 +185,17 @@ async fn dispatch(command: Command) -> Result<i32, Error> {
                     force_new,
                     retry_failed,
                 },
+                !no_report,
             )
             .await
+        }
+        Command::Report(args) => {
+            let options = args.options()?;
+            // Off the async thread: polars' lazy engine blocks on its own runtime and must
+            // not find itself inside ours.
+            tokio::task::spawn_blocking(move || report(options))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?
         }
         Command::FakeOllama {
             port,
@@ -135,7 +223,11 @@ fn plan(file: &std::path::Path, json: bool) -> Result<i32, Error> {
     Ok(exit_codes::SUCCESS)
 }
 
-async fn run(file: &std::path::Path, options: SweepOptions) -> Result<i32, Error> {
+async fn run(
+    file: &std::path::Path,
+    options: SweepOptions,
+    with_report: bool,
+) -> Result<i32, Error> {
     let experiment = Experiment::load(file)?;
     let backend = sweep::connect(&experiment)?;
     let (cancel_tx, cancel_rx) = watch::channel(false);
@@ -178,7 +270,81 @@ async fn run(file: &std::path::Path, options: SweepOptions) -> Result<i32, Error
         p.runs_failed,
         report.dir.display()
     );
-    Ok(report.exit_code())
+    let code = report.exit_code();
+    if with_report && p.runs_stored > 0 {
+        if report.status == SweepStatus::Interrupted {
+            eprintln!(
+                "report skipped (interrupted); `chimera report {}` writes one from what is stored",
+                report.dir.display()
+            );
+        } else {
+            let dir = report.dir.clone();
+            let outcome = tokio::task::spawn_blocking(move || {
+                crate::report::generate(&ReportOptions::new(vec![dir]))
+            })
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+            match outcome {
+                Ok(output) => print_report_paths(&output),
+                // The sweep's data are safe and its exit code stands; say how to retry.
+                Err(err) => eprintln!(
+                    "error: the report failed: {err}\n  fix: rerun `chimera report {}` once fixed (the sweep's results are stored)",
+                    report.dir.display()
+                ),
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn report(options: ReportOptions) -> Result<i32, Error> {
+    let output = crate::report::generate(&options)?;
+    for c in &output.analysis.completeness {
+        if c.missing_runs() > 0 {
+            eprintln!(
+                "note: {}: {} of {} planned runs stored ({} missing; sweep status: {})",
+                c.source,
+                c.stored_runs,
+                c.planned_runs,
+                c.missing_runs(),
+                c.status
+            );
+        }
+    }
+    print_report_paths(&output);
+    Ok(exit_codes::SUCCESS)
+}
+
+fn print_report_paths(output: &crate::report::ReportOutput) {
+    let timings: Vec<String> = output
+        .timings
+        .iter()
+        .map(|(stage, seconds)| format!("{stage} {seconds:.2}s"))
+        .collect();
+    eprintln!(
+        "report: {} rows, {} groups, {} comparisons ({})",
+        output.rows_read,
+        output.design.groups.len(),
+        output.analysis.comparisons.len(),
+        timings.join(", ")
+    );
+    eprintln!("summary: {}", output.summary.display());
+    eprintln!(
+        "tables:  {} files in {}",
+        output.tables.len(),
+        output.report_dir.display()
+    );
+    if let Some(first) = output.charts.first() {
+        eprintln!(
+            "plots:   {} charts (PNG + SVG) in {}",
+            output.charts.len(),
+            first
+                .files
+                .png
+                .parent()
+                .map_or_else(String::new, |p| p.display().to_string())
+        );
+    }
 }
 
 /// SIGINT/SIGTERM set the cancel flag (the sweep stops cleanly); a second one exits at once

@@ -2,6 +2,7 @@
 
 use crate::exit_codes;
 use crate::experiment::ConfigError;
+use crate::report::ReportError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +17,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
     #[error("{0}")]
     Internal(String),
 }
@@ -28,7 +31,8 @@ impl Error {
             Error::Store(StoreError::ExperimentChanged { .. } | StoreError::NotResults { .. }) => {
                 exit_codes::RESULTS_CONFLICT
             }
-            Error::Store(_) | Error::Internal(_) => exit_codes::INTERNAL,
+            Error::Report(err) if err.is_usage() => exit_codes::CONFIG,
+            Error::Store(_) | Error::Report(_) | Error::Internal(_) => exit_codes::INTERNAL,
         }
     }
 }

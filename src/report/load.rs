@@ -1,0 +1,304 @@
+//! Reading a results folder for a report: the manifest, the experiment copy (rebuilt into
+//! its plan, which names every cell's factors), and the calls and runs tables.
+//!
+//! Tables are read with lazy polars scans over every committed Parquet file, projected to
+//! the columns a report needs (never the stored responses). A run stored twice
+//! (`--retry-failed`) keeps only its version from the latest file, exactly as the sweep
+//! itself sees it. The folder may belong to a sweep that is still running or was
+//! interrupted: whatever is committed is read, and the manifest says how much is missing.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use super::ReportError;
+use super::metrics::{Metric, Table};
+use crate::experiment::Experiment;
+use crate::plan::Plan;
+use crate::store::{self, CALLS_DIR, EXPERIMENT_COPY, MANIFEST, Manifest, RUNS_DIR};
+
+/// One results folder: what it planned and what it holds.
+#[derive(Debug)]
+pub struct Source {
+    /// Short name for tables and legends: the folder's name.
+    pub name: String,
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub experiment: Experiment,
+    pub plan: Plan,
+}
+
+impl Source {
+    pub fn open(dir: &Path) -> Result<Source, ReportError> {
+        let manifest_path = dir.join(MANIFEST);
+        if !manifest_path.exists() {
+            return Err(ReportError::NotResults {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let manifest = store::read_manifest(&manifest_path)?;
+        let experiment_path = dir.join(EXPERIMENT_COPY);
+        let text = std::fs::read_to_string(&experiment_path).map_err(|source| ReportError::Io {
+            path: experiment_path.clone(),
+            source,
+        })?;
+        let experiment = Experiment::parse(&experiment_path, &text, None)?;
+        let plan = Plan::build(&experiment, manifest.order_seed);
+        let name = dir
+            .canonicalize()
+            .ok()
+            .and_then(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| dir.display().to_string());
+        Ok(Source {
+            name,
+            dir: dir.to_path_buf(),
+            manifest,
+            experiment,
+            plan,
+        })
+    }
+}
+
+/// Which rows enter statistics besides measured calls that did not pay a model load.
+/// (All rows are read: timelines mark reloads even when their calls are excluded.)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RowFilter {
+    pub include_warmup: bool,
+    pub include_reloads: bool,
+}
+
+impl RowFilter {
+    pub fn admits(&self, warmup: bool, reloaded: bool) -> bool {
+        (self.include_warmup || !warmup) && (self.include_reloads || !reloaded)
+    }
+}
+
+/// The rows of one table of one folder, column by column, after filtering and
+/// deduplication. Failed rows are kept (counted, never averaged); their metrics are null.
+#[derive(Debug, Default)]
+pub struct Rows {
+    /// The distinct cell ids met, indexed by `cell`.
+    pub cells: Vec<String>,
+    /// Per row: its cell, as an index into `cells`.
+    pub cell: Vec<u32>,
+    /// Distinct runs with at least one row here, and how many of them have a failed row.
+    pub runs: usize,
+    pub failed_runs: usize,
+    pub ok: Vec<bool>,
+    pub block: Vec<u32>,
+    /// 0 for runs rows: a run has one row.
+    pub call_index: Vec<u32>,
+    /// Milliseconds since the epoch: execution order across sessions.
+    pub started_ms: Vec<i64>,
+    pub reloaded: Vec<bool>,
+    pub warmup: Vec<bool>,
+    /// One column per requested metric of this table, in request order.
+    pub metrics: Vec<(&'static Metric, Vec<Option<f64>>)>,
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        self.cell.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cell.is_empty()
+    }
+}
+
+/// Reads one table of a folder. Missing folders (no runs table for a plain workload, a
+/// sweep that has not committed anything yet) give empty rows.
+pub fn read_rows(
+    dir: &Path,
+    table: Table,
+    metrics: &[&'static Metric],
+) -> Result<Rows, ReportError> {
+    let folder = dir.join(match table {
+        Table::Calls => CALLS_DIR,
+        Table::Runs => RUNS_DIR,
+    });
+    let files = store::data_files(&folder)?;
+    let wanted: Vec<&'static Metric> = metrics
+        .iter()
+        .copied()
+        .filter(|metric| metric.table == table)
+        .collect();
+    if files.is_empty() {
+        return Ok(Rows {
+            metrics: wanted.iter().map(|m| (*m, Vec::new())).collect(),
+            ..Rows::default()
+        });
+    }
+    let frame = scan(&files, table, &wanted).map_err(|source| ReportError::Parquet {
+        path: folder.clone(),
+        source,
+    })?;
+    rows_from_frame(&frame, table, &wanted).map_err(|source| ReportError::Parquet {
+        path: folder,
+        source,
+    })
+}
+
+const FILE_COLUMN: &str = "__file";
+
+fn scan(files: &[PathBuf], table: Table, metrics: &[&'static Metric]) -> PolarsResult<DataFrame> {
+    let paths = files
+        .iter()
+        .map(|path| PlRefPath::try_from_path(path))
+        .collect::<PolarsResult<Vec<_>>>()?;
+    let args = ScanArgsParquet {
+        include_file_paths: Some(FILE_COLUMN.into()),
+        ..ScanArgsParquet::default()
+    };
+    let lazy = LazyFrame::scan_parquet_files(paths.into_iter().collect(), args)?;
+    let mut columns = vec![
+        col(FILE_COLUMN),
+        col("run_id"),
+        col("cell_id"),
+        col("status"),
+        col("block"),
+        col("started_at").cast(DataType::Int64),
+    ];
+    if table == Table::Calls {
+        columns.push(col("call_index"));
+        columns.push(col("reloaded"));
+        columns.push(col("is_warmup"));
+    }
+    for metric in metrics {
+        columns.push(
+            col(metric.column)
+                .cast(DataType::Float64)
+                .alias(metric.name),
+        );
+    }
+    lazy.select(columns).collect()
+}
+
+fn rows_from_frame(
+    frame: &DataFrame,
+    table: Table,
+    metrics: &[&'static Metric],
+) -> PolarsResult<Rows> {
+    let files = frame.column(FILE_COLUMN)?.str()?;
+    let run_ids = frame.column("run_id")?.str()?;
+    // Later files win: a run's latest version is the one the sweep counts.
+    let mut latest: HashMap<&str, &str> = HashMap::new();
+    for (file, run) in files.iter().zip(run_ids.iter()) {
+        if let (Some(file), Some(run)) = (file, run) {
+            let slot = latest.entry(run).or_insert(file);
+            if file > *slot {
+                *slot = file;
+            }
+        }
+    }
+    let keep: Vec<bool> = files
+        .iter()
+        .zip(run_ids.iter())
+        .map(|(file, run)| match (file, run) {
+            (Some(file), Some(run)) => latest.get(run) == Some(&file),
+            _ => false,
+        })
+        .collect();
+    let kept = keep.iter().filter(|k| **k).count();
+
+    let mut rows = Rows::default();
+    let mut cell_index: HashMap<&str, u32> = HashMap::new();
+    for (cell, _) in frame
+        .column("cell_id")?
+        .str()?
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+    {
+        let cell = cell.unwrap_or_default();
+        let next = u32::try_from(cell_index.len()).unwrap_or(u32::MAX);
+        let index = *cell_index.entry(cell).or_insert_with(|| {
+            rows.cells.push(cell.to_owned());
+            next
+        });
+        rows.cell.push(index);
+    }
+    rows.ok = frame
+        .column("status")?
+        .str()?
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(v, _)| v == Some("ok"))
+        .collect();
+    // Runs are counted over measured rows only: warm-ups are not planned runs.
+    let warmups: Vec<bool> = match table {
+        Table::Calls => frame
+            .column("is_warmup")?
+            .bool()?
+            .iter()
+            .map(|w| w.unwrap_or(false))
+            .collect(),
+        Table::Runs => vec![false; frame.height()],
+    };
+    let mut run_ok: HashMap<&str, bool> = HashMap::new();
+    let mut kept_index = 0;
+    for ((run, keep), warmup) in run_ids.iter().zip(&keep).zip(&warmups) {
+        if !*keep {
+            continue;
+        }
+        if !*warmup {
+            *run_ok.entry(run.unwrap_or_default()).or_insert(true) &= rows.ok[kept_index];
+        }
+        kept_index += 1;
+    }
+    rows.runs = run_ok.len();
+    rows.failed_runs = run_ok.values().filter(|ok| !**ok).count();
+    let ints = |name: &str| -> PolarsResult<Vec<i64>> {
+        let column = frame.column(name)?.cast(&DataType::Int64)?;
+        Ok(column
+            .i64()?
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(v, _)| v.unwrap_or_default())
+            .collect())
+    };
+    rows.block = ints("block")?.into_iter().map(saturating_u32).collect();
+    rows.started_ms = ints("started_at")?;
+    if table == Table::Calls {
+        rows.call_index = ints("call_index")?
+            .into_iter()
+            .map(saturating_u32)
+            .collect();
+        rows.reloaded = frame
+            .column("reloaded")?
+            .bool()?
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(v, _)| v.unwrap_or(false))
+            .collect();
+    } else {
+        rows.call_index = vec![0; kept];
+        rows.reloaded = vec![false; kept];
+    }
+    rows.warmup = warmups
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(w, _)| *w)
+        .collect();
+    for metric in metrics {
+        let values = frame
+            .column(metric.name)?
+            .f64()?
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(v, _)| v.filter(|x| x.is_finite()))
+            .collect();
+        rows.metrics.push((*metric, values));
+    }
+    Ok(rows)
+}
+
+fn saturating_u32(value: i64) -> u32 {
+    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
+}
