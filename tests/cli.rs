@@ -199,10 +199,15 @@ async fn kill_9_at_any_point_then_resume_stores_every_run_exactly_once() {
             "--out",
             out.to_str().unwrap(),
         ])
+        .current_dir(dir.path())
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_exactly_once(&out, 12, 2);
+    // A finished sweep ends with its report: tables beside the results, charts in plots/.
+    assert!(out.join("report/summary.md").exists());
+    assert!(out.join("report/comparisons.json").exists());
+    assert!(dir.path().join("plots/test-sweep/pareto.png").exists());
     let manifest = store::read_manifest(&out.join("manifest.json")).unwrap();
     assert_eq!(manifest.status, SweepStatus::Finished);
     assert!(manifest.sessions.len() >= 2 && manifest.sessions.len() <= kills + 1);
@@ -253,8 +258,81 @@ async fn sigint_stops_cleanly_with_exit_130_and_the_sweep_resumes() {
             "--out",
             out.to_str().unwrap(),
         ])
+        .current_dir(dir.path())
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_exactly_once(&out, 12, 2);
+    // A finished sweep ends with its report: tables beside the results, charts in plots/.
+    assert!(out.join("report/summary.md").exists());
+    assert!(out.join("report/comparisons.json").exists());
+    assert!(dir.path().join("plots/test-sweep/pareto.png").exists());
+}
+
+#[test]
+fn report_reads_a_results_folder_and_names_the_fix_for_bad_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let mut study =
+        chimera_sweep::synthetic::SyntheticStudy::new(experiment_text("http://127.0.0.1:9", 3, ""));
+    study.runs_limit = Some(7);
+    chimera_sweep::synthetic::write(&results, &study).unwrap();
+
+    let output = run_to_end(
+        &[
+            "report",
+            "results",
+            "--format",
+            "md,json",
+            "--metric",
+            "tokens_per_s,ttft_ms",
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let log = stderr(&output);
+    assert!(
+        log.contains(
+            "note: results: 7 of 9 planned runs stored (2 missing; sweep status: interrupted)"
+        ),
+        "{log}"
+    );
+    assert!(log.contains("summary: results/report/summary.md"), "{log}");
+    for file in [
+        "summary.md",
+        "cells.md",
+        "cells.json",
+        "comparisons.json",
+        "effects.md",
+        "best.json",
+    ] {
+        assert!(results.join("report").join(file).exists(), "{file} missing");
+    }
+    assert!(
+        !results.join("report/cells.csv").exists(),
+        "only the asked formats"
+    );
+    assert!(
+        dir.path()
+            .join("plots/test-sweep/timeline-tokens_per_s.svg")
+            .exists()
+    );
+
+    let not_results = run_to_end(&["report", "experiments"], dir.path());
+    assert_eq!(not_results.status.code(), Some(2));
+    assert_eq!(
+        stderr(&not_results),
+        "error: experiments is not a chimera results folder (no manifest.json)\n  fix: pass the folder `chimera run` wrote, e.g. results/<experiment name>\n"
+    );
+    let bad_format = run_to_end(&["report", "results", "--format", "xlsx"], dir.path());
+    assert_eq!(bad_format.status.code(), Some(2));
+    assert_eq!(
+        stderr(&bad_format),
+        "error: --format: unknown table format \"xlsx\"; use md, csv, tex or json (comma-separated)\n"
+    );
+    let bad_by = run_to_end(&["report", "results", "--by", "ctx"], dir.path());
+    assert_eq!(bad_by.status.code(), Some(2));
+    assert!(stderr(&bad_by).starts_with(
+        "error: --by: unknown factor \"ctx\"\n  fix: use one or more of: num_ctx, agent"
+    ));
 }

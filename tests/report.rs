@@ -595,3 +595,21 @@ fn rendered_tables_snapshot() {
         csv.lines().take(4).collect::<Vec<_>>().join("\n")
     );
 }
+
+/// The same folder and seed give byte-identical tables, whatever thread computed what.
+#[test]
+fn reports_are_reproducible() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("results");
+    write_study(&results, &SyntheticStudy::new(study_text(3)));
+    let render = |name: &str| {
+        let mut opts = options(vec![results.clone()], &tmp.path().join(name));
+        opts.draw_plots = false;
+        opts.formats = vec![Format::Json];
+        report::generate(&opts).expect("report");
+        ["cells", "effects", "comparisons", "best"].map(|table| {
+            std::fs::read(tmp.path().join(name).join(format!("report/{table}.json"))).unwrap()
+        })
+    };
+    assert_eq!(render("first"), render("second"));
+}
