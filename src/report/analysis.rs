@@ -29,11 +29,12 @@ pub struct SourceRows {
     pub runs: Rows,
 }
 
-/// Observations of one group of one table, as row references into the source's rows.
+/// The rows of one cell in one table of one folder (row indices into that folder's rows).
 #[derive(Debug, Default, Clone)]
 struct Unit {
-    /// (source, row) of every successful row.
-    ok: Vec<(u32, u32)>,
+    source: usize,
+    /// Successful rows.
+    ok: Vec<u32>,
     failed: usize,
 }
 
@@ -165,25 +166,33 @@ pub fn analyse(
 
     // Rows per (table, source, cell), then per group. Ordered maps: a pooled sample must
     // list its values in the same order every time, or its bootstrap would differ.
-    let mut units: BTreeMap<(Table, usize, String), Unit> = BTreeMap::new();
+    let mut units: BTreeMap<(Table, usize, &str), Unit> = BTreeMap::new();
     for (source_index, source_rows) in rows.iter().enumerate() {
         for (table, table_rows) in [
             (Table::Calls, &source_rows.calls),
             (Table::Runs, &source_rows.runs),
         ] {
+            // Bucket by the interned cell index first: one map insert per cell, not per row.
+            let mut per_cell: Vec<Unit> = vec![
+                Unit {
+                    source: source_index,
+                    ..Unit::default()
+                };
+                table_rows.cells.len()
+            ];
             for (row, (cell, ok)) in table_rows.cell.iter().zip(&table_rows.ok).enumerate() {
                 if !filter.admits(table_rows.warmup[row], table_rows.reloaded[row]) {
                     continue;
                 }
-                let cell_id = &table_rows.cells[*cell as usize];
-                let unit = units
-                    .entry((table, source_index, cell_id.clone()))
-                    .or_default();
+                let unit = &mut per_cell[*cell as usize];
                 if *ok {
-                    unit.ok.push((source_index as u32, row as u32));
+                    unit.ok.push(row as u32);
                 } else {
                     unit.failed += 1;
                 }
+            }
+            for (cell_id, unit) in table_rows.cells.iter().zip(per_cell) {
+                units.insert((table, source_index, cell_id.as_str()), unit);
             }
         }
     }
@@ -204,14 +213,12 @@ pub fn analyse(
         }
     }
     let values = |units: &[&Unit], metric: &Metric| -> Vec<f64> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(units.iter().map(|u| u.ok.len()).sum());
         for unit in units {
-            for (source, row) in &unit.ok {
-                let rows = table_rows(*source as usize, metric.table);
-                if let Some(Some(value)) = column(rows, metric).and_then(|c| c.get(*row as usize)) {
-                    out.push(*value);
-                }
-            }
+            let Some(column) = column(table_rows(unit.source, metric.table), metric) else {
+                continue;
+            };
+            out.extend(unit.ok.iter().filter_map(|row| column[*row as usize]));
         }
         out
     };
@@ -400,14 +407,15 @@ fn block_pairs<'a>(
     let keyed = |units: &[&Unit]| -> Option<HashMap<u64, f64>> {
         let mut map = HashMap::new();
         for unit in units {
-            for (source, row) in &unit.ok {
-                let rows = table_rows(*source as usize, metric.table);
+            let rows = table_rows(unit.source, metric.table);
+            let column = column(rows, metric)?;
+            for row in &unit.ok {
                 let row = *row as usize;
-                let Some(Some(value)) = column(rows, metric).and_then(|c| c.get(row)) else {
+                let Some(value) = column[row] else {
                     continue;
                 };
                 let key = (u64::from(rows.block[row]) << 32) | u64::from(rows.call_index[row]);
-                if map.insert(key, *value).is_some() {
+                if map.insert(key, value).is_some() {
                     return None;
                 }
             }

@@ -119,6 +119,20 @@ fn summary_fields(record: &mut Map<String, Value>, summary: Option<&Summary>) {
         "resamples".into(),
         summary.map_or(Value::Null, |s| json!(s.resamples)),
     );
+    record.insert(
+        "ci_method".into(),
+        ci_method(summary.and_then(|s| s.boot_ci.map(|_| s.resamples))),
+    );
+}
+
+/// How a CI was computed: a percentile bootstrap, or (above `stats::LARGE_SAMPLE`
+/// observations, `resamples = 0`) its large-sample normal limit.
+fn ci_method(resamples: Option<usize>) -> Value {
+    match resamples {
+        None => Value::Null,
+        Some(0) => json!("normal"),
+        Some(_) => json!("bootstrap"),
+    }
 }
 
 fn metric_decimals<'a>(stats: impl Iterator<Item = &'a CellStat>) -> usize {
@@ -196,7 +210,7 @@ pub fn cells_table(analysis: &Analysis, design: &Design) -> ReportTable {
         records,
         sections,
         notes: vec![
-            "CI: 95% percentile bootstrap of the mean (seeded; resamples recorded in the JSON/CSV), t-interval in t_ci_*.".to_owned(),
+            "CI: 95% percentile bootstrap of the mean (seeded; resamples and ci_method in the JSON/CSV: above 10,000 observations the bootstrap's normal limit), t-interval in t_ci_*.".to_owned(),
             "Failed calls are counted in `failed` and never averaged.".to_owned(),
         ],
     }
@@ -229,7 +243,7 @@ fn order_cells_record(record: Map<String, Value>) -> Map<String, Value> {
 fn is_extra(key: &str) -> bool {
     matches!(
         key,
-        "min" | "max" | "t_ci_low" | "t_ci_high" | "resamples" | "unit"
+        "min" | "max" | "t_ci_low" | "t_ci_high" | "resamples" | "ci_method" | "unit"
     )
 }
 
@@ -410,6 +424,10 @@ pub fn comparisons_table(analysis: &Analysis, design: &Design) -> ReportTable {
                     .map_or(Value::Null, |p| json!(p.n_pairs)),
             );
             record.insert("resamples".into(), json!(result.resamples));
+            record.insert(
+                "ci_method".into(),
+                ci_method(result.diff_ci.map(|_| result.resamples)),
+            );
             record.insert("significant".into(), json!(stat.significant()));
             records.push(record);
 

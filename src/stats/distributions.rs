@@ -259,3 +259,27 @@ mod tests {
         assert_relative(student_t_critical(0.99, 10.0), 3.169_272_672_616_95, 1e-10);
     }
 }
+
+/// The `z > 0` with `P(|Z| > z) = 1 - confidence` (1.959964 at 95%), by bisection.
+pub(crate) fn normal_critical(confidence: f64) -> f64 {
+    let alpha = 1.0 - confidence;
+    let (mut low, mut high) = (0.0_f64, 40.0_f64);
+    for _ in 0..200 {
+        let middle = 0.5 * (low + high);
+        if 2.0 * normal_sf(middle) > alpha {
+            low = middle;
+        } else {
+            high = middle;
+        }
+    }
+    0.5 * (low + high)
+}
+
+#[cfg(test)]
+mod normal_critical_tests {
+    #[test]
+    fn matches_the_textbook_quantiles() {
+        assert!((super::normal_critical(0.95) - 1.959_963_984_540_054).abs() < 1e-9);
+        assert!((super::normal_critical(0.99) - 2.575_829_303_548_901).abs() < 1e-9);
+    }
+}

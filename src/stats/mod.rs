@@ -19,7 +19,7 @@ mod oracle_tests;
 mod pareto;
 mod sample;
 
-pub use bootstrap::{Bootstrap, BootstrapCi, DRAW_BUDGET, MIN_RESAMPLES};
+pub use bootstrap::{Bootstrap, BootstrapCi, DRAW_BUDGET, LARGE_SAMPLE, MIN_RESAMPLES};
 pub use compare::{Comparison, Paired, compare};
 pub use effect::{cliffs_delta, hedges_g};
 pub use estimate::{Interval, Summary, summarize, t_interval};
