@@ -42,5 +42,7 @@ target/release/chimera run experiments/quickstart.toml || status=$?
 echo
 echo "results:  results/quickstart/  (manifest.json, calls/*.parquet, runs/*.parquet)"
 echo "reports:  results/quickstart/reports/*.md  (one per agent run)"
+echo "study:    results/quickstart/report/summary.md  (statistics, A vs B, tables in md/csv/tex/json)"
+echo "plots:    plots/quickstart/*.png and *.svg"
 echo "query:    duckdb -c \"select agent, num_ctx, temperature, avg(tokens_per_s), avg(ttft_ms), avg(quality_score) from 'results/quickstart/runs/*.parquet' group by all order by all\""
 exit "$status"
