@@ -613,3 +613,20 @@ fn reports_are_reproducible() {
     };
     assert_eq!(render("first"), render("second"));
 }
+
+/// A sweep killed before its first commit still gets a report that says so.
+#[test]
+fn a_folder_with_nothing_stored_yet_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("results");
+    let mut study = SyntheticStudy::new(study_text(2));
+    study.runs_limit = Some(0);
+    write_study(&results, &study);
+    let output = report::generate(&options(vec![results], tmp.path())).expect("report");
+    assert!(output.charts.is_empty());
+    assert!(output.analysis.metrics.is_empty());
+    let summary = std::fs::read_to_string(&output.summary).unwrap();
+    assert!(summary.contains("0 of 24 planned runs stored (24 missing, 0 failed)"), "{summary}");
+    assert!(summary.contains("No successful measurements are stored yet."), "{summary}");
+    assert_eq!(read_json(&tmp.path().join("report/cells.json")), Vec::new());
+}
