@@ -3,7 +3,8 @@
 //! Generates a synthetic results folder (80 cells: num_gpu × num_ctx × temperature × two
 //! agents, blocked, two calls per run; 10 Parquet segments of 100,000 calls), then times
 //! the real binary on it, end to end and per stage. Goal: ≤ 3 s on 2 cores. Nothing is
-//! asserted: times on shared machines are noisy. `CHIMERA_BENCH_ROWS` changes the size.
+//! asserted: times on shared machines are noisy. `CHIMERA_BENCH_ROWS` changes the size;
+//! `CHIMERA_BENCH_DIR` (which must not exist yet) keeps the data and charts.
 
 use std::process::Command;
 use std::time::Instant;
@@ -48,8 +49,12 @@ name = "chimera"
 options = {{ top_k = 40 }}
 "#
     );
+    // CHIMERA_BENCH_DIR keeps the folder (and the charts) for a look afterwards.
     let tmp = tempfile::tempdir().expect("temporary folder");
-    let results = tmp.path().join("results");
+    let base = std::env::var_os("CHIMERA_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp.path().to_path_buf());
+    let results = base.join("results");
     let mut study = SyntheticStudy::new(experiment);
     study.calls_per_segment = 100_000;
     study.failure_every = Some(997);
@@ -69,7 +74,7 @@ options = {{ top_k = 40 }}
             .arg("report")
             .arg(&results)
             .arg("--plots")
-            .arg(tmp.path().join("plots"))
+            .arg(base.join("plots"))
             .args(extra)
             .output()
             .expect("run chimera report");

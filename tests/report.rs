@@ -626,7 +626,13 @@ fn a_folder_with_nothing_stored_yet_says_so() {
     assert!(output.charts.is_empty());
     assert!(output.analysis.metrics.is_empty());
     let summary = std::fs::read_to_string(&output.summary).unwrap();
-    assert!(summary.contains("0 of 24 planned runs stored (24 missing, 0 failed)"), "{summary}");
-    assert!(summary.contains("No successful measurements are stored yet."), "{summary}");
+    assert!(
+        summary.contains("0 of 24 planned runs stored (24 missing, 0 failed)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("No successful measurements are stored yet."),
+        "{summary}"
+    );
     assert_eq!(read_json(&tmp.path().join("report/cells.json")), Vec::new());
 }

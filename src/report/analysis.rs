@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use polars::prelude::PlHashMap;
 use rayon::prelude::*;
 
 use super::design::{Design, FactorKind};
@@ -243,7 +244,10 @@ pub fn analyse(
                 n_failed,
                 quartiles: sample
                     .as_ref()
-                    .map(|s| (s.quantile(0.25), s.quantile(0.75))),
+                    .and_then(|s| match s.quantiles(&[0.25, 0.75])[..] {
+                        [q1, q3] => Some((q1, q3)),
+                        _ => None,
+                    }),
                 summary: sample.map(|s| summarize(&s, bootstrap, stream)),
             }
         })
@@ -404,8 +408,8 @@ fn block_pairs<'a>(
     metric: &Metric,
     table_rows: &dyn Fn(usize, Table) -> &'a Rows,
 ) -> Option<(Sample, Sample)> {
-    let keyed = |units: &[&Unit]| -> Option<HashMap<u64, f64>> {
-        let mut map = HashMap::new();
+    let keyed = |units: &[&Unit]| -> Option<PlHashMap<u64, f64>> {
+        let mut map = PlHashMap::default();
         for unit in units {
             let rows = table_rows(unit.source, metric.table);
             let column = column(rows, metric)?;
@@ -423,7 +427,7 @@ fn block_pairs<'a>(
         Some(map)
     };
     let (a, b) = (keyed(a)?, keyed(b)?);
-    let mut keys: Vec<u64> = a.keys().filter(|k| b.contains_key(k)).copied().collect();
+    let mut keys: Vec<u64> = a.keys().filter(|k| b.contains_key(*k)).copied().collect();
     if keys.len() < 2 {
         return None;
     }

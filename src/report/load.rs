@@ -7,7 +7,6 @@
 //! itself sees it. The folder may belong to a sweep that is still running or was
 //! interrupted: whatever is committed is read, and the manifest says how much is missing.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -182,51 +181,8 @@ fn rows_from_frame(
 ) -> PolarsResult<Rows> {
     let files = frame.column(FILE_COLUMN)?.str()?;
     let run_ids = frame.column("run_id")?.str()?;
-    // Later files win: a run's latest version is the one the sweep counts.
-    let mut latest: HashMap<&str, &str> = HashMap::new();
-    for (file, run) in files.iter().zip(run_ids.iter()) {
-        if let (Some(file), Some(run)) = (file, run) {
-            let slot = latest.entry(run).or_insert(file);
-            if file > *slot {
-                *slot = file;
-            }
-        }
-    }
-    let keep: Vec<bool> = files
-        .iter()
-        .zip(run_ids.iter())
-        .map(|(file, run)| match (file, run) {
-            (Some(file), Some(run)) => latest.get(run) == Some(&file),
-            _ => false,
-        })
-        .collect();
-    let kept = keep.iter().filter(|k| **k).count();
-
-    let mut rows = Rows::default();
-    let mut cell_index: HashMap<&str, u32> = HashMap::new();
-    for (cell, _) in frame
-        .column("cell_id")?
-        .str()?
-        .iter()
-        .zip(&keep)
-        .filter(|(_, k)| **k)
-    {
-        let cell = cell.unwrap_or_default();
-        let next = u32::try_from(cell_index.len()).unwrap_or(u32::MAX);
-        let index = *cell_index.entry(cell).or_insert_with(|| {
-            rows.cells.push(cell.to_owned());
-            next
-        });
-        rows.cell.push(index);
-    }
-    rows.ok = frame
-        .column("status")?
-        .str()?
-        .iter()
-        .zip(&keep)
-        .filter(|(_, k)| **k)
-        .map(|(v, _)| v == Some("ok"))
-        .collect();
+    let statuses = frame.column("status")?.str()?;
+    let height = frame.height();
     // Runs are counted over measured rows only: warm-ups are not planned runs.
     let warmups: Vec<bool> = match table {
         Table::Calls => frame
@@ -235,21 +191,108 @@ fn rows_from_frame(
             .iter()
             .map(|w| w.unwrap_or(false))
             .collect(),
-        Table::Runs => vec![false; frame.height()],
+        Table::Runs => vec![false; height],
     };
-    let mut run_ok: HashMap<&str, bool> = HashMap::new();
-    let mut kept_index = 0;
-    for ((run, keep), warmup) in run_ids.iter().zip(&keep).zip(&warmups) {
-        if !*keep {
-            continue;
+
+    // Each row's file as its rank in commit order (file names sort in commit order). Rows
+    // of one file are contiguous, so the name is compared, not hashed, per row.
+    let mut names: Vec<&str> = Vec::new();
+    let mut file_of_row: Vec<u32> = Vec::with_capacity(height);
+    for file in files.iter() {
+        let file = file.unwrap_or_default();
+        if names.last() != Some(&file) {
+            names.push(file);
         }
-        if !*warmup {
-            *run_ok.entry(run.unwrap_or_default()).or_insert(true) &= rows.ok[kept_index];
-        }
-        kept_index += 1;
+        file_of_row.push((names.len() - 1) as u32);
     }
-    rows.runs = run_ok.len();
-    rows.failed_runs = run_ok.values().filter(|ok| !**ok).count();
+    let mut by_name: Vec<u32> = (0..names.len() as u32).collect();
+    by_name.sort_by_key(|i| names[*i as usize]);
+    let mut rank_of = vec![0u32; names.len()];
+    for (rank, index) in by_name.iter().enumerate() {
+        rank_of[*index as usize] = rank as u32;
+    }
+
+    // One pass: the latest file of each run, whether that version succeeded, and whether
+    // any run was stored twice (`--retry-failed`) so that older versions must be dropped.
+    struct Version {
+        file: u32,
+        ok: bool,
+        measured: bool,
+    }
+    let mut versions: PlHashMap<&str, Version> = PlHashMap::default();
+    let mut stored_twice = false;
+    for row in 0..height {
+        let Some(run) = run_ids.get(row) else {
+            continue;
+        };
+        let file = rank_of[file_of_row[row] as usize];
+        let ok = statuses.get(row) == Some("ok");
+        let measured = !warmups[row];
+        match versions.get_mut(run) {
+            None => {
+                versions.insert(run, Version { file, ok, measured });
+            }
+            Some(version) if version.file == file => version.ok &= ok,
+            Some(version) => {
+                stored_twice = true;
+                if file > version.file {
+                    *version = Version { file, ok, measured };
+                }
+            }
+        }
+    }
+    let keep: Vec<bool> = if stored_twice {
+        (0..height)
+            .map(|row| {
+                run_ids.get(row).is_some_and(|run| {
+                    versions
+                        .get(run)
+                        .is_some_and(|v| v.file == rank_of[file_of_row[row] as usize])
+                })
+            })
+            .collect()
+    } else {
+        (0..height).map(|row| run_ids.get(row).is_some()).collect()
+    };
+    let kept = keep.iter().filter(|k| **k).count();
+
+    let mut rows = Rows {
+        runs: versions.values().filter(|v| v.measured).count(),
+        failed_runs: versions.values().filter(|v| v.measured && !v.ok).count(),
+        ..Rows::default()
+    };
+    let mut cell_index: PlHashMap<&str, u32> = PlHashMap::default();
+    let mut previous: Option<(&str, u32)> = None;
+    rows.cell.reserve(kept);
+    for (cell, _) in frame
+        .column("cell_id")?
+        .str()?
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+    {
+        let cell = cell.unwrap_or_default();
+        let index = match previous {
+            // Rows of a run are adjacent: most rows repeat the previous row's cell.
+            Some((name, index)) if name == cell => index,
+            _ => {
+                let next = u32::try_from(cell_index.len()).unwrap_or(u32::MAX);
+                let index = *cell_index.entry(cell).or_insert_with(|| {
+                    rows.cells.push(cell.to_owned());
+                    next
+                });
+                previous = Some((cell, index));
+                index
+            }
+        };
+        rows.cell.push(index);
+    }
+    rows.ok = statuses
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(v, _)| v == Some("ok"))
+        .collect();
     let ints = |name: &str| -> PolarsResult<Vec<i64>> {
         let column = frame.column(name)?.cast(&DataType::Int64)?;
         Ok(column

@@ -56,7 +56,7 @@ pub fn render(input: &SummaryInput<'_>) -> String {
 
 fn completeness(out: &mut String, analysis: &Analysis) {
     for c in &analysis.completeness {
-        if c.missing_runs() > 0 || c.status != "finished" {
+        if c.missing_runs() > 0 || !c.status.starts_with("finished") {
             let _ = writeln!(
                 out,
                 "> **Partial data** in `{}`: {} of {} planned runs stored ({} missing, {} failed); sweep status: {}. Every number below covers what is stored.\n",
@@ -66,6 +66,12 @@ fn completeness(out: &mut String, analysis: &Analysis) {
                 c.missing_runs(),
                 c.failed_runs,
                 c.status
+            );
+        } else if c.failed_runs > 0 {
+            let _ = writeln!(
+                out,
+                "> **Failed runs** in `{}`: {} of {} runs ended in an error; their calls are counted per cell (`failed`), never averaged. `chimera run --retry-failed` re-runs them.\n",
+                c.source, c.failed_runs, c.stored_runs
             );
         }
     }
@@ -138,7 +144,11 @@ fn design_section(out: &mut String, input: &SummaryInput<'_>) {
                 "drawn at first start"
             }
         );
-        if let Some(session) = manifest.sessions.last() {
+        if let Some(session) = manifest
+            .sessions
+            .last()
+            .filter(|s| !s.environment.os.is_empty())
+        {
             let env = &session.environment;
             let mut machine = format!("{} {}, {} cores", env.os, env.arch, env.cores);
             if let Some(cpu) = &env.cpu {
@@ -159,7 +169,7 @@ fn design_section(out: &mut String, input: &SummaryInput<'_>) {
     let boot = &input.analysis.bootstrap;
     let _ = writeln!(
         out,
-        "- **Statistics:** measured calls{}{}; failed calls counted, never averaged. 95% CIs of means by percentile bootstrap ({} resamples at most, fewer for very large cells — the count is in the JSON/CSV; seed {}), t-intervals beside them. A vs B: Welch's t and Mann–Whitney U{}; Holm–Bonferroni over all {} comparisons; effect sizes Hedges' g and Cliff's δ.\n",
+        "- **Statistics:** measured calls{}{}; failed calls counted, never averaged. 95% CIs of means by percentile bootstrap (up to {} resamples, seed {}; the count and method of each are in the JSON/CSV: above 10,000 observations the bootstrap's normal limit), t-intervals beside them. A vs B: Welch's t and Mann–Whitney U{}; Holm–Bonferroni over all {} comparisons; effect sizes Hedges' g and Cliff's δ.\n",
         if input.filter.include_warmup {
             " and warm-ups"
         } else {
@@ -351,7 +361,7 @@ fn verdict(analysis: &Analysis, design: &Design, metric: &Metric) -> Option<Stri
             .collect();
         let _ = write!(
             sentence,
-            "; largest effect{}: diff {} (Hedges' g = {}, Cliff's δ = {:.2}, p Holm = {}{})",
+            "; largest effect{}: diff {} (Hedges' g = {}, Cliff's δ = {:.2}, p Holm {}{})",
             if point.is_empty() {
                 String::new()
             } else {
@@ -366,7 +376,7 @@ fn verdict(analysis: &Analysis, design: &Design, metric: &Metric) -> Option<Stri
                 .hedges_g
                 .map_or("n/a".to_owned(), |g| format!("{g:.2}")),
             c.result.cliffs_delta,
-            format::p_value(c.p_holm),
+            p_clause(c.p_holm),
             if c.result.paired.is_some() {
                 ", paired"
             } else {
@@ -430,5 +440,14 @@ fn backend_name(kind: crate::experiment::BackendKind) -> &'static str {
         BackendKind::Ollama => "ollama",
         BackendKind::Embedded => "embedded",
         BackendKind::OpenAi => "openai",
+    }
+}
+
+/// "= 0.012" or "< 0.001", to follow "p Holm" in a sentence.
+fn p_clause(p: Option<f64>) -> String {
+    let text = format::p_value(p);
+    match text.strip_prefix('<') {
+        Some(rest) => format!("< {rest}"),
+        None => format!("= {text}"),
     }
 }

@@ -52,13 +52,17 @@ pub struct Summary {
 /// Both intervals use `boot.confidence`.
 pub fn summarize(sample: &Sample, boot: &Bootstrap, stream: u64) -> Summary {
     let boot_ci = boot.mean_ci(sample, stream);
+    let [p5, median, p95] = match sample.quantiles(&[0.05, 0.5, 0.95])[..] {
+        [p5, median, p95] => [p5, median, p95],
+        _ => [f64::NAN; 3],
+    };
     Summary {
         n: sample.len(),
         mean: sample.mean(),
         sd: sample.sd(),
-        median: sample.median(),
-        p5: sample.quantile(0.05),
-        p95: sample.quantile(0.95),
+        median,
+        p5,
+        p95,
         min: sample.min(),
         max: sample.max(),
         t_ci: t_interval(sample, boot.confidence),

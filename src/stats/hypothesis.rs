@@ -98,7 +98,7 @@ pub fn mann_whitney_u(a: &Sample, b: &Sample) -> Result<TestResult, NotApplicabl
         .map(|&v| (v, false))
         .chain(b.values().iter().map(|&v| (v, true)))
         .collect();
-    pooled.sort_by(|x, y| x.0.total_cmp(&y.0));
+    pooled.sort_unstable_by(|x, y| x.0.total_cmp(&y.0));
     let mut rank_sum_b = 0.0;
     let mut tie_term = 0.0;
     let mut has_ties = false;
@@ -162,7 +162,7 @@ pub fn wilcoxon_signed_rank(a: &Sample, b: &Sample) -> Result<TestResult, NotApp
     if magnitudes.is_empty() {
         return Err(NotApplicable("every paired difference is zero".to_string()));
     }
-    magnitudes.sort_by(|x, y| x.0.total_cmp(&y.0));
+    magnitudes.sort_unstable_by(|x, y| x.0.total_cmp(&y.0));
     let count = magnitudes.len();
     // Ranks are multiples of 1/2; doubling them keeps the permutation
     // distribution in exact integers.

@@ -5,6 +5,8 @@
 //! Validation happens once, at construction, so no estimator downstream has
 //! to think about NaN, infinities or empty input.
 
+use std::sync::OnceLock;
+
 /// Why a vector of observations could not become a [`Sample`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SampleError {
@@ -16,14 +18,24 @@ pub enum SampleError {
 
 /// A non-empty collection of finite observations.
 ///
-/// A sorted copy is kept next to the values in their original order: it makes
-/// repeated quantiles, the median, the extremes and rank-based statistics
-/// cheap, at the price of one extra vector.
-#[derive(Debug, Clone, PartialEq)]
+/// A sorted copy is made the first time something needs it (repeated
+/// quantiles, rank-based statistics) and kept; estimators that need only
+/// moments (t-tests, the bootstrap) never pay for the sort, and
+/// [`Sample::quantiles`] selects instead of sorting when no sorted copy
+/// exists — a report pools up to millions of values per sample.
+#[derive(Debug, Clone)]
 pub struct Sample {
     values: Vec<f64>,
-    sorted: Vec<f64>,
+    sorted: OnceLock<Vec<f64>>,
     mean: f64,
+    min: f64,
+    max: f64,
+}
+
+impl PartialEq for Sample {
+    fn eq(&self, other: &Self) -> bool {
+        self.values == other.values
+    }
 }
 
 impl Sample {
@@ -35,13 +47,18 @@ impl Sample {
         if let Some((index, &value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(SampleError::NotFinite { index, value });
         }
-        let mut sorted = values.clone();
-        sorted.sort_by(f64::total_cmp);
-        let mean = mean_of(&values, &sorted);
+        let (min, max) = values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(*v), hi.max(*v))
+            });
+        let mean = mean_of(&values, min, max);
         Ok(Sample {
             values,
-            sorted,
+            sorted: OnceLock::new(),
             mean,
+            min,
+            max,
         })
     }
 
@@ -62,7 +79,11 @@ impl Sample {
 
     /// The observations in ascending order.
     pub fn sorted(&self) -> &[f64] {
-        &self.sorted
+        self.sorted.get_or_init(|| {
+            let mut sorted = self.values.clone();
+            sorted.sort_unstable_by(f64::total_cmp);
+            sorted
+        })
     }
 
     /// Arithmetic mean.
@@ -91,12 +112,12 @@ impl Sample {
 
     /// Smallest observation.
     pub fn min(&self) -> f64 {
-        self.sorted[0]
+        self.min
     }
 
     /// Largest observation.
     pub fn max(&self) -> f64 {
-        self.sorted[self.sorted.len() - 1]
+        self.max
     }
 
     /// Quantile with linear interpolation between order statistics, the same
@@ -104,7 +125,55 @@ impl Sample {
     ///
     /// `p` is clamped to [0, 1]; a NaN `p` yields NaN.
     pub fn quantile(&self, p: f64) -> f64 {
-        quantile_of_sorted(&self.sorted, p)
+        quantile_of_sorted(self.sorted(), p)
+    }
+
+    /// Several quantiles at once, equal to [`Sample::quantile`] for each `p`. Without a
+    /// sorted copy it selects just the order statistics needed (O(n) each) instead of
+    /// sorting everything.
+    pub fn quantiles(&self, ps: &[f64]) -> Vec<f64> {
+        if let Some(sorted) = self.sorted.get() {
+            return ps.iter().map(|p| quantile_of_sorted(sorted, *p)).collect();
+        }
+        let n = self.values.len();
+        // The order statistics type 7 interpolates between, ascending and distinct.
+        let mut ranks: Vec<usize> = ps
+            .iter()
+            .filter(|p| !p.is_nan())
+            .flat_map(|p| {
+                let position = p.clamp(0.0, 1.0) * (n - 1) as f64;
+                let below = position.floor() as usize;
+                [below, (below + 1).min(n - 1)]
+            })
+            .collect();
+        ranks.sort_unstable();
+        ranks.dedup();
+        let mut scratch = self.values.clone();
+        let mut order_statistics = Vec::with_capacity(ranks.len());
+        let mut start = 0;
+        for rank in &ranks {
+            // Everything before `start` is already ≤ what remains: select within the rest.
+            let (_, nth, _) = scratch[start..].select_nth_unstable_by(rank - start, f64::total_cmp);
+            order_statistics.push((*rank, *nth));
+            start = *rank;
+        }
+        let statistic = |rank: usize| {
+            order_statistics
+                .iter()
+                .find(|(r, _)| *r == rank)
+                .map_or(f64::NAN, |(_, v)| *v)
+        };
+        ps.iter()
+            .map(|p| {
+                if p.is_nan() {
+                    return f64::NAN;
+                }
+                let position = p.clamp(0.0, 1.0) * (n - 1) as f64;
+                let below = position.floor() as usize;
+                let pair = [statistic(below), statistic((below + 1).min(n - 1))];
+                quantile_of_sorted_pair(pair, below, position - below as f64, n)
+            })
+            .collect()
     }
 
     /// Median (the 0.5 quantile).
@@ -114,7 +183,7 @@ impl Sample {
 }
 
 /// Mean that stays inside [min, max] and does not overflow for large values.
-fn mean_of(values: &[f64], sorted: &[f64]) -> f64 {
+fn mean_of(values: &[f64], min: f64, max: f64) -> f64 {
     let n = values.len() as f64;
     let total: f64 = values.iter().sum();
     let mean = if total.is_finite() {
@@ -125,7 +194,22 @@ fn mean_of(values: &[f64], sorted: &[f64]) -> f64 {
     };
     // Rounding can push the mean of (nearly) constant data an ulp outside the
     // data's range, e.g. three 0.1s average to 0.10000000000000002.
-    mean.clamp(sorted[0], sorted[sorted.len() - 1])
+    mean.clamp(min, max)
+}
+
+/// Type-7 interpolation between the order statistics `below` and `below + 1` (given as
+/// `pair`), exactly as [`quantile_of_sorted`] computes it.
+fn quantile_of_sorted_pair(pair: [f64; 2], below: usize, fraction: f64, n: usize) -> f64 {
+    let [low, above] = pair;
+    if below + 1 < n && fraction > 0.0 {
+        if fraction < 0.5 {
+            low + (above - low) * fraction
+        } else {
+            above - (above - low) * (1.0 - fraction)
+        }
+    } else {
+        low
+    }
 }
 
 /// Type-7 quantile of an ascending, non-empty slice (see [`Sample::quantile`]).
@@ -159,6 +243,22 @@ mod tests {
 
     fn sample(values: &[f64]) -> Sample {
         Sample::new(values.to_vec()).expect("valid test sample")
+    }
+
+    proptest! {
+        /// Selection without a sorted copy gives exactly what sorting gives.
+        #[test]
+        fn selected_quantiles_equal_sorted_ones(
+            values in proptest::collection::vec(-1e6f64..1e6, 1..200),
+            ps in proptest::collection::vec(0.0f64..=1.0, 1..6),
+        ) {
+            let selected = sample(&values).quantiles(&ps);
+            let fresh = sample(&values);
+            let sorted: Vec<f64> = ps.iter().map(|p| fresh.quantile(*p)).collect();
+            prop_assert_eq!(&selected, &sorted);
+            // And once sorted, the same again.
+            prop_assert_eq!(fresh.quantiles(&ps), sorted);
+        }
     }
 
     #[test]
