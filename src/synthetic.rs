@@ -59,7 +59,7 @@ pub enum SyntheticError {
 /// Writes the study into `dir` (which must not hold results yet). Returns the number of
 /// measured calls written.
 pub fn write(dir: &Path, study: &SyntheticStudy) -> Result<usize, SyntheticError> {
-    let experiment = Experiment::parse(&dir.join("experiment.toml"), &study.experiment, None)?;
+    let experiment = Experiment::parse_stored(&dir.join("experiment.toml"), &study.experiment)?;
     let plan = Plan::build(&experiment, experiment.seed.unwrap_or(1));
     let mut store = Store::open(
         dir,

@@ -131,7 +131,7 @@ fn stable(report: &str) -> String {
 #[tokio::test]
 async fn an_agent_sweep_writes_reports_and_the_runs_table() {
     let server = FakeOllama::start(fake_config()).await.unwrap();
-    let (_dir, file, out) = setup(&server.url(), 2);
+    let (dir, file, out) = setup(&server.url(), 2);
     let experiment = Experiment::load(&file).unwrap();
     let backend = Ollama::new(&experiment.backend).unwrap();
     let options = SweepOptions {
@@ -226,6 +226,50 @@ async fn an_agent_sweep_writes_reports_and_the_runs_table() {
         .unwrap();
     let text = fs::read_to_string(out.join(paths[chimera_row].as_deref().unwrap())).unwrap();
     insta::assert_snapshot!(stable(&text));
+
+    // The study report compares the agents per run (the seed's metrics and quality), not
+    // per pooled analysis-and-report call.
+    let mut options = chimera_sweep::report::ReportOptions::new(vec![out.clone()]);
+    options.plots = Some(dir.path().join("plots"));
+    let output = tokio::task::spawn_blocking(move || chimera_sweep::report::generate(&options))
+        .await
+        .unwrap()
+        .expect("report");
+    assert_eq!(
+        output.analysis.headline_pair(),
+        ("run_tokens_per_s", "run_ttft_ms")
+    );
+    let quality: Vec<f64> = output
+        .analysis
+        .cells
+        .iter()
+        .filter(|c| c.metric.name == "quality_score")
+        .map(|c| c.summary.as_ref().unwrap().mean)
+        .collect();
+    assert_eq!(quality, [6.0 / 7.0, 6.0 / 7.0]);
+    let compared: Vec<&str> = output
+        .analysis
+        .comparisons
+        .iter()
+        .map(|c| c.metric.name)
+        .collect();
+    for metric in [
+        "run_tokens_per_s",
+        "run_ttft_ms",
+        "quality_score",
+        "workflow_ms",
+    ] {
+        assert!(
+            compared.contains(&metric),
+            "{metric} not compared: {compared:?}"
+        );
+    }
+    let summary = fs::read_to_string(&output.summary).unwrap();
+    assert!(
+        summary.contains("**chimera vs baseline, agent throughput:**"),
+        "{summary}"
+    );
+    assert!(dir.path().join("plots/pareto.png").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

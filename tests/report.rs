@@ -636,3 +636,41 @@ fn a_folder_with_nothing_stored_yet_says_so() {
     );
     assert_eq!(read_json(&tmp.path().join("report/cells.json")), Vec::new());
 }
+
+/// The report reads the design from the folder's copy of the experiment: the data folder,
+/// prompt and persona files it names need not exist there (they sit beside the original
+/// file, or on the machine the sweep ran on).
+#[test]
+fn a_copy_whose_files_are_elsewhere_still_reports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("results");
+    let text = study_text(2)
+        .replace(
+            "prompts = [\"Summarise the results\", \"Explain the bottleneck\"]\nnum_predict = 16",
+            "kind = \"chimera-agent\"\ndata_dir = \"no/such/data\"",
+        )
+        .replace(
+            "name = \"chimera\"\n",
+            "name = \"chimera\"\npersona_file = \"missing-persona.txt\"\n",
+        );
+    assert!(text.contains("chimera-agent") && text.contains("persona_file"));
+    write_study(&results, &SyntheticStudy::new(text));
+    let mut opts = options(vec![results.clone()], tmp.path());
+    opts.draw_plots = false;
+    opts.metrics = Some(vec!["tokens_per_s".into()]);
+    report::generate(&opts).expect("report");
+    let cells = read_json(&tmp.path().join("report/cells.json"));
+    assert_eq!(cells.len(), 12);
+    assert!(
+        cells.iter().all(|r| r["n"] == 4),
+        "2 runs × 2 calls (analysis, report)"
+    );
+    // A run, by contrast, still insists on the files.
+    let err = chimera_sweep::experiment::Experiment::parse(
+        &results.join("experiment.toml"),
+        &std::fs::read_to_string(results.join("experiment.toml")).unwrap(),
+        None,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("`workload.data_dir`"), "{err}");
+}

@@ -205,6 +205,22 @@ impl Experiment {
         text: &str,
         ollama_host: Option<&str>,
     ) -> Result<Experiment, ConfigError> {
+        Self::parse_with(path, text, ollama_host, Files::Required)
+    }
+
+    /// Parses the copy a results folder keeps (`experiment.toml`) for its design: the files
+    /// the experiment points at (`data_dir`, `prompts_file`, `persona_file`, `model_path`)
+    /// need not exist, since they sit beside the original file — or on another machine.
+    pub fn parse_stored(path: &Path, text: &str) -> Result<Experiment, ConfigError> {
+        Self::parse_with(path, text, None, Files::Optional)
+    }
+
+    fn parse_with(
+        path: &Path,
+        text: &str,
+        ollama_host: Option<&str>,
+        files: Files,
+    ) -> Result<Experiment, ConfigError> {
         let table: toml::Table = text.parse().map_err(|err: toml::de::Error| {
             let (line, column) = err
                 .span()
@@ -274,10 +290,10 @@ impl Experiment {
         };
         let seed = experiment.integer("seed", 0, i64::MAX)?.map(|s| s as u64);
 
-        let backend = parse_backend(&root, ollama_host)?;
+        let backend = parse_backend(&root, ollama_host, files)?;
         let grid = parse_grid(&root)?;
-        let workload = parse_workload(&root, path)?;
-        let agents = parse_agents(&root, &grid, &workload, path)?;
+        let workload = parse_workload(&root, path, files)?;
+        let agents = parse_agents(&root, &grid, &workload, path, files)?;
         check_grid_size(&root, &grid, &agents)?;
         match backend.kind {
             BackendKind::Embedded => check_backend_options(
@@ -325,7 +341,19 @@ impl Experiment {
     }
 }
 
-fn parse_backend(root: &Section, ollama_host: Option<&str>) -> Result<BackendConfig, ConfigError> {
+/// Whether the files an experiment names must exist (a run) or may be missing (a report
+/// reading the stored copy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Files {
+    Required,
+    Optional,
+}
+
+fn parse_backend(
+    root: &Section,
+    ollama_host: Option<&str>,
+    files: Files,
+) -> Result<BackendConfig, ConfigError> {
     let empty = toml::Table::new();
     let backend = root.table("backend")?.unwrap_or(Section {
         file: root.file,
@@ -376,7 +404,7 @@ fn parse_backend(root: &Section, ollama_host: Option<&str>) -> Result<BackendCon
         }
         Some(relative) => {
             let path = root.file.parent().unwrap_or(Path::new(".")).join(relative);
-            if !path.is_file() {
+            if files == Files::Required && !path.is_file() {
                 return Err(backend.error(
                     "model_path",
                     format!("{} does not exist", path.display()),
@@ -528,7 +556,7 @@ fn lookup_option(
     })
 }
 
-fn parse_workload(root: &Section, path: &Path) -> Result<Workload, ConfigError> {
+fn parse_workload(root: &Section, path: &Path, files: Files) -> Result<Workload, ConfigError> {
     let workload = root.table("workload")?.ok_or_else(|| {
         root.error(
             "workload",
@@ -539,7 +567,7 @@ fn parse_workload(root: &Section, path: &Path) -> Result<Workload, ConfigError> 
     let kind = workload.string("kind", "\"prompt\"")?;
     match kind.as_deref() {
         None | Some("prompt") => {}
-        Some("chimera-agent") => return parse_agent_workload(&workload, path),
+        Some("chimera-agent") => return parse_agent_workload(&workload, path, files),
         Some(other) => {
             return Err(workload.error(
                 "kind",
@@ -555,13 +583,18 @@ fn parse_workload(root: &Section, path: &Path) -> Result<Workload, ConfigError> 
         Some(relative) => {
             let base = path.parent().unwrap_or(Path::new("."));
             let file = base.join(&relative);
-            let text = std::fs::read_to_string(&file).map_err(|err| {
-                workload.error(
-                    "prompts_file",
-                    format!("cannot read {}: {err}", file.display()),
-                    "give a path relative to the experiment file's folder, one prompt per line",
-                )
-            })?;
+            let text = match (std::fs::read_to_string(&file), files) {
+                (Ok(text), _) => text,
+                // The prompts themselves are in the calls table; only their count matters.
+                (Err(_), Files::Optional) => format!("(prompts from {relative})"),
+                (Err(err), Files::Required) => {
+                    return Err(workload.error(
+                        "prompts_file",
+                        format!("cannot read {}: {err}", file.display()),
+                        "give a path relative to the experiment file's folder, one prompt per line",
+                    ));
+                }
+            };
             Some(
                 text.lines()
                     .map(str::trim)
@@ -608,7 +641,11 @@ fn parse_workload(root: &Section, path: &Path) -> Result<Workload, ConfigError> 
     })
 }
 
-fn parse_agent_workload(workload: &Section, path: &Path) -> Result<Workload, ConfigError> {
+fn parse_agent_workload(
+    workload: &Section,
+    path: &Path,
+    files: Files,
+) -> Result<Workload, ConfigError> {
     workload.deny_unknown(&[
         "kind",
         "data_dir",
@@ -626,7 +663,7 @@ fn parse_agent_workload(workload: &Section, path: &Path) -> Result<Workload, Con
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
     let data_dir = base.join(data_dir);
-    if !data_dir.is_dir() {
+    if files == Files::Required && !data_dir.is_dir() {
         return Err(workload.error(
             "data_dir",
             format!("{} is not a folder", data_dir.display()),
@@ -675,6 +712,7 @@ fn parse_agents(
     grid: &[GridAxis],
     workload: &Workload,
     path: &Path,
+    files: Files,
 ) -> Result<Vec<AgentSpec>, ConfigError> {
     let Some(value) = root.value("agent") else {
         return Ok(vec![AgentSpec::named("default")]);
@@ -759,7 +797,7 @@ fn parse_agents(
                 options.push((key.clone(), value));
             }
         }
-        let agent_workload = parse_agent_fields(&agent, workload, path)?;
+        let agent_workload = parse_agent_fields(&agent, workload, path, files)?;
         agents.push(AgentSpec {
             display_name: agent
                 .string("display_name", "\"Chimera Agent B\"")?
@@ -783,6 +821,7 @@ fn parse_agent_fields(
     agent: &Section,
     workload: &Workload,
     path: &Path,
+    files: Files,
 ) -> Result<AgentWorkloadFields, ConfigError> {
     let is_agent_workload = matches!(workload, Workload::Agent { .. });
     for key in [
@@ -813,13 +852,17 @@ fn parse_agent_fields(
         (Some(text), None) => Some(persona::built_in(&text).map_or(text, str::to_owned)),
         (None, Some(file)) => {
             let full = path.parent().unwrap_or(Path::new(".")).join(&file);
-            Some(std::fs::read_to_string(&full).map_err(|err| {
-                agent.error(
-                    "persona_file",
-                    format!("cannot read {}: {err}", full.display()),
-                    "give a path relative to the experiment file's folder",
-                )
-            })?)
+            match (std::fs::read_to_string(&full), files) {
+                (Ok(text), _) => Some(text),
+                (Err(_), Files::Optional) => Some(format!("(persona from {file})")),
+                (Err(err), Files::Required) => {
+                    return Err(agent.error(
+                        "persona_file",
+                        format!("cannot read {}: {err}", full.display()),
+                        "give a path relative to the experiment file's folder",
+                    ));
+                }
+            }
         }
         (None, None) => None,
     };

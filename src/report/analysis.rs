@@ -93,6 +93,7 @@ pub struct RankedStat {
 #[derive(Debug, Clone)]
 pub struct ParetoPoint {
     pub group: usize,
+    /// Means of the headline throughput and TTFT metrics (see `Analysis::headline_pair`).
     pub tokens_per_s: f64,
     pub ttft_ms: f64,
     pub on_front: bool,
@@ -137,6 +138,23 @@ impl Analysis {
 
     pub fn has_metric(&self, name: &str) -> bool {
         self.metrics.iter().any(|m| m.name == name)
+    }
+
+    /// The throughput and TTFT metrics headlines, the Pareto front and the main charts use:
+    /// per agent run when the agent workload stored runs (an agent run's analysis and
+    /// report calls are different tasks, so pooling their calls mixes two distributions),
+    /// else per call.
+    pub fn headline_pair(&self) -> (&'static str, &'static str) {
+        headline_pair(&self.metrics)
+    }
+}
+
+fn headline_pair(metrics: &[&'static Metric]) -> (&'static str, &'static str) {
+    let has = |name: &str| metrics.iter().any(|m| m.name == name);
+    if has("run_tokens_per_s") && has("run_ttft_ms") {
+        ("run_tokens_per_s", "run_ttft_ms")
+    } else {
+        ("tokens_per_s", "ttft_ms")
     }
 }
 
@@ -366,7 +384,7 @@ pub fn analyse(
     }
 
     let ranking = rank(&cells, &metrics, design, &group_units, &values);
-    let pareto = pareto_points(&cells, design);
+    let pareto = pareto_points(&cells, design, headline_pair(&metrics));
     let completeness = sources
         .iter()
         .zip(rows)
@@ -511,7 +529,11 @@ fn mean_of(cell: &CellStat) -> f64 {
     cell.summary.as_ref().map_or(f64::NAN, |s| s.mean)
 }
 
-fn pareto_points(cells: &[CellStat], design: &Design) -> Vec<ParetoPoint> {
+fn pareto_points(
+    cells: &[CellStat],
+    design: &Design,
+    (throughput, ttft): (&str, &str),
+) -> Vec<ParetoPoint> {
     let mean = |group: usize, metric: &str| {
         cells
             .iter()
@@ -523,8 +545,8 @@ fn pareto_points(cells: &[CellStat], design: &Design) -> Vec<ParetoPoint> {
         .filter_map(|group| {
             Some(ParetoPoint {
                 group,
-                tokens_per_s: mean(group, "tokens_per_s")?,
-                ttft_ms: mean(group, "ttft_ms")?,
+                tokens_per_s: mean(group, throughput)?,
+                ttft_ms: mean(group, ttft)?,
                 on_front: false,
             })
         })

@@ -11,8 +11,9 @@ use super::design::{Design, FactorKind};
 use super::metrics::{self, Metric};
 use crate::plot::{self, Chart, ChartFiles, PlotError};
 
-/// Metrics that get per-cell and A vs B charts (all tables still cover every metric).
-const CHARTED: &[&str] = &["tokens_per_s", "ttft_ms", "e2e_ms", "quality_score"];
+/// Metrics beyond the headline throughput and TTFT that get per-cell and A vs B charts
+/// (the tables cover every metric).
+const ALSO_CHARTED: &[&str] = &["e2e_ms", "quality_score", "workflow_ms"];
 /// More panels than this and a heatmap stops being readable.
 const MAX_HEATMAP_PANELS: usize = 6;
 
@@ -54,11 +55,12 @@ pub fn draw_all(
     dir: &Path,
 ) -> Result<Vec<DrawnChart>, PlotError> {
     let mut planned: Vec<(String, String, Planned)> = Vec::new();
+    let (throughput, ttft) = analysis.headline_pair();
     let charted: Vec<&'static Metric> = analysis
         .metrics
         .iter()
         .copied()
-        .filter(|m| CHARTED.contains(&m.name))
+        .filter(|m| m.name == throughput || m.name == ttft || ALSO_CHARTED.contains(&m.name))
         .collect();
     for metric in &charted {
         if let Some(heatmap) = heatmap(analysis, design, metric) {
@@ -83,15 +85,15 @@ pub fn draw_all(
                 format!("forest-{}", metric.name),
                 format!(
                     "A vs B: difference in {} with 95% CI per grid point",
-                    metric.label.to_lowercase()
+                    super::metrics::in_sentence(metric.label)
                 ),
                 Planned::Forest(forest),
             ));
         }
     }
-    if let Some(ttft) = metrics::lookup("ttft_ms").filter(|m| analysis.has_metric(m.name)) {
+    if let Some(ttft) = metrics::lookup(ttft).filter(|m| analysis.has_metric(m.name)) {
         planned.push((
-            "distribution-ttft_ms".to_owned(),
+            format!("distribution-{}", ttft.name),
             "TTFT distribution per cell (box: quartiles; whiskers: 5th–95th percentile)".to_owned(),
             Planned::Distributions(distributions(analysis, design, ttft)),
         ));
@@ -100,7 +102,7 @@ pub fn draw_all(
         planned.push((
             "pareto".to_owned(),
             "Throughput vs TTFT per cell; the Pareto front highlighted".to_owned(),
-            Planned::Pareto(pareto(analysis, design)),
+            Planned::Pareto(pareto(analysis, design, throughput, ttft)),
         ));
     }
     if let Some(timeline) = timeline_chart(rows, design) {
@@ -380,7 +382,7 @@ fn forest(analysis: &Analysis, design: &Design, metric: &Metric) -> Option<plot:
         title: format!("{b} vs {a}: {}", metric.label),
         x_label: format!(
             "Δ {}, {b} − {a}{}",
-            metric.label.to_lowercase(),
+            super::metrics::in_sentence(metric.label),
             metric.unit_suffix()
         ),
         rows,
@@ -420,11 +422,17 @@ fn distributions(analysis: &Analysis, design: &Design, metric: &Metric) -> plot:
     }
 }
 
-fn pareto(analysis: &Analysis, design: &Design) -> plot::Pareto {
+fn pareto(analysis: &Analysis, design: &Design, throughput: &str, ttft: &str) -> plot::Pareto {
+    let label =
+        |name: &str| metrics::lookup(name).map_or_else(|| name.to_owned(), Metric::axis_label);
     plot::Pareto {
-        title: "Throughput vs time to first token".to_owned(),
-        x_label: "TTFT (ms), lower is better".to_owned(),
-        y_label: "Throughput (tok/s), higher is better".to_owned(),
+        title: format!(
+            "{} vs {}",
+            metrics::lookup(throughput).map_or(throughput, |m| m.label),
+            metrics::in_sentence(metrics::lookup(ttft).map_or(ttft, |m| m.label))
+        ),
+        x_label: format!("{}, lower is better", label(ttft)),
+        y_label: format!("{}, higher is better", label(throughput)),
         points: analysis
             .pareto
             .iter()

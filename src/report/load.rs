@@ -42,7 +42,7 @@ impl Source {
             path: experiment_path.clone(),
             source,
         })?;
-        let experiment = Experiment::parse(&experiment_path, &text, None)?;
+        let experiment = Experiment::parse_stored(&experiment_path, &text)?;
         let plan = Plan::build(&experiment, manifest.order_seed);
         let name = dir
             .canonicalize()

@@ -55,6 +55,19 @@ impl Metric {
     }
 }
 
+/// "Agent mean TTFT" → "agent mean TTFT": lower-cases the first letter for use inside a
+/// sentence, unless it starts an acronym.
+pub fn in_sentence(label: &str) -> String {
+    let mut chars = label.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if second.is_lowercase() => first
+            .to_lowercase()
+            .chain(label[first.len_utf8()..].chars())
+            .collect(),
+        _ => label.to_owned(),
+    }
+}
+
 impl fmt::Display for Metric {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name)
@@ -156,8 +169,9 @@ pub const METRICS: &[Metric] = &[
     ),
 ];
 
-/// Reported when `--metric` is not given: the list (throughput, TTFT, e2e, load,
-/// prompt-eval, eval, tokens) plus the agent's quality score when runs were stored.
+/// Reported when `--metric` is not given: throughput, TTFT, e2e, load, prompt-eval, eval
+/// and tokens per call, plus, when the agent workload stored runs, its quality score,
+/// workflow time and per-run throughput and TTFT.
 pub const DEFAULT_METRICS: &[&str] = &[
     "tokens_per_s",
     "ttft_ms",
@@ -166,6 +180,8 @@ pub const DEFAULT_METRICS: &[&str] = &[
     "prompt_eval_ms",
     "eval_ms",
     "eval_tokens",
+    "run_tokens_per_s",
+    "run_ttft_ms",
     "quality_score",
     "workflow_ms",
 ];
@@ -194,6 +210,13 @@ mod tests {
                 "default metric {name} is not defined"
             );
         }
+    }
+
+    #[test]
+    fn labels_read_inside_sentences() {
+        assert_eq!(in_sentence("Agent mean TTFT"), "agent mean TTFT");
+        assert_eq!(in_sentence("TTFT"), "TTFT");
+        assert_eq!(in_sentence(""), "");
     }
 
     #[test]

@@ -208,7 +208,8 @@ fn headlines(out: &mut String, input: &SummaryInput<'_>) {
             .filter(|r| r.metric.name == metric.name)
             .collect();
         let Some(best) = ranked.first() else { continue };
-        if !matches!(metric.name, "tokens_per_s" | "ttft_ms" | "quality_score") {
+        let (throughput, ttft) = analysis.headline_pair();
+        if metric.name != throughput && metric.name != ttft && metric.name != "quality_score" {
             continue;
         }
         any = true;
@@ -222,7 +223,7 @@ fn headlines(out: &mut String, input: &SummaryInput<'_>) {
                 Better::Higher => "Highest",
                 Better::Lower => "Lowest",
             },
-            metric.label.to_lowercase(),
+            super::metrics::in_sentence(metric.label),
             group.id,
             describe_group(design, best.group),
             format::with_ci(best.summary.mean, best.summary.boot_ci.as_ref(), decimals),
@@ -295,10 +296,12 @@ fn pareto_sentence(analysis: &Analysis, design: &Design) -> Option<String> {
 /// One sentence per metric and agent pair: how often B beat A, how many of those survive
 /// Holm, and the largest effect.
 fn verdict(analysis: &Analysis, design: &Design, metric: &Metric) -> Option<String> {
-    if !matches!(
-        metric.name,
-        "tokens_per_s" | "ttft_ms" | "quality_score" | "e2e_ms"
-    ) {
+    let (throughput, ttft) = analysis.headline_pair();
+    if metric.name != throughput
+        && metric.name != ttft
+        && !matches!(metric.name, "quality_score" | "workflow_ms")
+        && !(metric.name == "e2e_ms" && throughput == "tokens_per_s")
+    {
         return None;
     }
     let comparisons: Vec<&ComparisonStat> = analysis
@@ -341,7 +344,7 @@ fn verdict(analysis: &Analysis, design: &Design, metric: &Metric) -> Option<Stri
     };
     let mut sentence = format!(
         "**{b} vs {a}, {}:** {b} is {direction} (better) at {b_better} of {total} grid point(s); significant after Holm (α = {ALPHA}) at {significant_better} in {b}'s favour and {significant_worse} against",
-        metric.label.to_lowercase()
+        super::metrics::in_sentence(metric.label)
     );
     if let Some(ratio) = median_ratio {
         let _ = write!(sentence, "; median ratio {b}/{a} {}", format::ratio(ratio));
@@ -387,7 +390,7 @@ fn verdict(analysis: &Analysis, design: &Design, metric: &Metric) -> Option<Stri
     if untestable > 0 {
         let _ = write!(
             sentence,
-            "; {untestable} comparison(s) could not be tested (too few runs: see the comparisons table notes)"
+            "; {untestable} comparison(s) could not be tested (too few runs or constant values: the comparisons table says which)"
         );
     }
     sentence.push('.');

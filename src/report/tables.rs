@@ -592,6 +592,7 @@ pub fn best_table(analysis: &Analysis, design: &Design) -> ReportTable {
 }
 
 pub fn pareto_table(analysis: &Analysis, design: &Design) -> ReportTable {
+    let (throughput_name, ttft_name) = analysis.headline_pair();
     let mut points: Vec<_> = analysis.pareto.iter().collect();
     points.sort_by(|a, b| {
         b.on_front
@@ -612,8 +613,8 @@ pub fn pareto_table(analysis: &Analysis, design: &Design) -> ReportTable {
     for point in points {
         let group = &design.groups[point.group];
         let mut record = identity(design, group);
-        record.insert("tokens_per_s".into(), json!(point.tokens_per_s));
-        record.insert("ttft_ms".into(), json!(point.ttft_ms));
+        record.insert(throughput_name.into(), json!(point.tokens_per_s));
+        record.insert(ttft_name.into(), json!(point.ttft_ms));
         record.insert("on_front".into(), json!(point.on_front));
         records.push(record);
         let mut row = vec![group.id.clone(), group.agent.clone().unwrap_or_default()];
