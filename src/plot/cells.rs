@@ -10,9 +10,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::common::{
-    AXIS_LABEL_SIZE, DrawResult, GRID_COLOR, LegendEntry, LegendSymbol, OUTER_MARGIN, TICK_SIZE,
-    draw_category_labels, draw_legend, draw_marker, draw_title, finite_extent, fit_category_labels,
-    font, format_tick, layout_legend, padded_range, y_label_area_width,
+    Axes, DrawResult, LegendEntry, LegendSymbol, OUTER_MARGIN, draw_axes, draw_category_labels,
+    draw_legend, draw_marker, draw_title, finite_extent, fit_category_labels, layout_legend,
+    padded_range, y_label_area_width,
 };
 use super::series_color;
 
@@ -126,19 +126,15 @@ impl CellIntervals {
             .x_label_area_size(fitted.height)
             .y_label_area_size(y_label_area)
             .build_cartesian_2d(-0.5..(category_count as f64 - 0.5), y_low..y_high)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(0)
-            .y_labels(10)
-            .y_label_formatter(&|value| format_tick(*value))
-            .y_desc(self.y_label.as_str())
-            .label_style(font(TICK_SIZE))
-            .axis_desc_style(font(AXIS_LABEL_SIZE))
-            .bold_line_style(GRID_COLOR.stroke_width(1))
-            .light_line_style(TRANSPARENT)
-            .axis_style(BLACK.stroke_width(1))
-            .draw()?;
+        draw_axes(
+            &mut chart,
+            Axes {
+                x_title: None,
+                y_title: Some(&self.y_label),
+                x_grid: false,
+                y_grid: true,
+            },
+        )?;
 
         let series_count = self.series.len().max(1);
         let dodge_step = DODGE_WIDTH / series_count as f64;

@@ -9,6 +9,7 @@
 use std::cmp::Ordering;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontDesc, FontFamily, FontStyle, FontTransform, RGBAColor, TextStyle};
@@ -585,6 +586,45 @@ pub fn finite_extent(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)
             None => Some((value, value)),
             Some((low, high)) => Some((low.min(value), high.max(value))),
         })
+}
+
+/// Which axes of a numeric chart carry ticks and a title (the other one, if any, is drawn
+/// by the chart itself: category labels, forest rows) and which draw grid lines.
+pub struct Axes<'a> {
+    pub x_title: Option<&'a str>,
+    pub y_title: Option<&'a str>,
+    pub x_grid: bool,
+    pub y_grid: bool,
+}
+
+/// The one axis style of every chart: tick labels, titles, light grid, thin black axes.
+pub fn draw_axes<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    axes: Axes<'_>,
+) -> DrawResult {
+    let tick = |value: &f64| format_tick(*value);
+    let mut mesh = chart.configure_mesh();
+    mesh.label_style(font(TICK_SIZE))
+        .axis_desc_style(font(AXIS_LABEL_SIZE))
+        .bold_line_style(GRID_COLOR.stroke_width(1))
+        .light_line_style(TRANSPARENT)
+        .axis_style(BLACK.stroke_width(1));
+    match axes.x_title {
+        Some(title) => mesh.x_labels(8).x_label_formatter(&tick).x_desc(title),
+        None => mesh.x_labels(0),
+    };
+    match axes.y_title {
+        Some(title) => mesh.y_labels(10).y_label_formatter(&tick).y_desc(title),
+        None => mesh.y_labels(0),
+    };
+    if !axes.x_grid {
+        mesh.disable_x_mesh();
+    }
+    if !axes.y_grid {
+        mesh.disable_y_mesh();
+    }
+    mesh.draw()?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,10 +13,10 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::common::{
-    ANNOTATION_SIZE, AXIS_LABEL_SIZE, DrawResult, GRID_COLOR, LegendEntry, LegendSymbol,
-    MUTED_COLOR, OUTER_MARGIN, TICK_SIZE, colored_text_style, draw_category_labels, draw_legend,
-    draw_marker, draw_text, draw_title, finite_extent, fit_category_labels, font, format_tick,
-    layout_legend, padded_range, y_label_area_width,
+    ANNOTATION_SIZE, Axes, DrawResult, LegendEntry, LegendSymbol, MUTED_COLOR, OUTER_MARGIN,
+    colored_text_style, draw_axes, draw_category_labels, draw_legend, draw_marker, draw_text,
+    draw_title, finite_extent, fit_category_labels, layout_legend, padded_range,
+    y_label_area_width,
 };
 use super::series_color;
 
@@ -165,19 +165,15 @@ impl Distributions {
             .x_label_area_size(fitted.height)
             .y_label_area_size(y_label_area)
             .build_cartesian_2d(-0.5..(f64::from(category_count) - 0.5), y_low..y_high)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(0)
-            .y_labels(10)
-            .y_label_formatter(&|value| format_tick(*value))
-            .y_desc(self.y_label.as_str())
-            .label_style(font(TICK_SIZE))
-            .axis_desc_style(font(AXIS_LABEL_SIZE))
-            .bold_line_style(GRID_COLOR.stroke_width(1))
-            .light_line_style(TRANSPARENT)
-            .axis_style(BLACK.stroke_width(1))
-            .draw()?;
+        draw_axes(
+            &mut chart,
+            Axes {
+                x_title: None,
+                y_title: Some(&self.y_label),
+                x_grid: false,
+                y_grid: true,
+            },
+        )?;
 
         let slot_count = used_series.len().max(1) as f64;
         let slot_width = GROUP_WIDTH / slot_count;

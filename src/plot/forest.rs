@@ -13,9 +13,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::common::{
-    AXIS_LABEL_SIZE, DrawResult, GRID_COLOR, LegendEntry, LegendSymbol, MUTED_COLOR, OUTER_MARGIN,
-    TICK_SIZE, colored_text_style, draw_legend, draw_marker, draw_text, draw_title, finite_extent,
-    font, format_sig3, format_tick, layout_legend, padded_range, text_style, text_width,
+    AXIS_LABEL_SIZE, Axes, DrawResult, LegendEntry, LegendSymbol, MUTED_COLOR, OUTER_MARGIN,
+    TICK_SIZE, colored_text_style, draw_axes, draw_legend, draw_marker, draw_text, draw_title,
+    finite_extent, format_sig3, layout_legend, padded_range, text_style, text_width,
     truncate_to_width,
 };
 
@@ -27,6 +27,9 @@ pub struct Forest {
     pub x_label: String,
     /// Drawn top to bottom in this order.
     pub rows: Vec<ForestRow>,
+    /// Legend text for filled markers, naming the caller's test, e.g. "significant after
+    /// Holm (α = 0.05)"; empty means "significant".
+    pub significant_label: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -99,7 +102,11 @@ impl Forest {
                     color: SIGNIFICANT_COLOR,
                     filled: true,
                 },
-                "significant",
+                if self.significant_label.is_empty() {
+                    "significant"
+                } else {
+                    self.significant_label.as_str()
+                },
             ),
             LegendEntry::new(
                 LegendSymbol::Marker {
@@ -140,19 +147,15 @@ impl Forest {
             .x_label_area_size(34 + (AXIS_LABEL_SIZE * 1.3) as i32)
             .y_label_area_size(label_width + 16)
             .build_cartesian_2d(x_low..x_high, -0.6..(row_count - 0.4))?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(0)
-            .x_labels(8)
-            .x_label_formatter(&|value| format_tick(*value))
-            .x_desc(self.x_label.as_str())
-            .label_style(font(TICK_SIZE))
-            .axis_desc_style(font(AXIS_LABEL_SIZE))
-            .bold_line_style(GRID_COLOR.stroke_width(1))
-            .light_line_style(TRANSPARENT)
-            .axis_style(BLACK.stroke_width(1))
-            .draw()?;
+        draw_axes(
+            &mut chart,
+            Axes {
+                x_title: Some(&self.x_label),
+                y_title: None,
+                x_grid: true,
+                y_grid: false,
+            },
+        )?;
 
         // Dashed zero line: the "no difference" reference.
         let (zero_x, plot_top) = chart.backend_coord(&(0.0, row_count - 0.4));
@@ -239,6 +242,7 @@ mod tests {
                     }
                 })
                 .collect(),
+            significant_label: String::new(),
         }
     }
 

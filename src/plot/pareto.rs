@@ -13,10 +13,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::common::{
-    ANNOTATION_SIZE, AXIS_LABEL_SIZE, DrawResult, GRID_COLOR, LegendEntry, LegendSymbol,
-    MUTED_COLOR, OUTER_MARGIN, TICK_SIZE, draw_legend, draw_marker, draw_text, draw_title,
-    finite_extent, font, format_tick, layout_legend, padded_range, text_style, text_width,
-    y_label_area_width,
+    ANNOTATION_SIZE, AXIS_LABEL_SIZE, Axes, DrawResult, LegendEntry, LegendSymbol, MUTED_COLOR,
+    OUTER_MARGIN, draw_axes, draw_legend, draw_marker, draw_text, draw_title, finite_extent,
+    layout_legend, padded_range, text_style, text_width, y_label_area_width,
 };
 use super::series_color;
 
@@ -138,20 +137,15 @@ impl Pareto {
             .x_label_area_size(34 + (AXIS_LABEL_SIZE * 1.3) as i32)
             .y_label_area_size(y_label_area_width(root, y_low, y_high)?)
             .build_cartesian_2d(x_low..x_high, y_low..y_high)?;
-        chart
-            .configure_mesh()
-            .x_labels(8)
-            .y_labels(10)
-            .x_label_formatter(&|value| format_tick(*value))
-            .y_label_formatter(&|value| format_tick(*value))
-            .x_desc(self.x_label.as_str())
-            .y_desc(self.y_label.as_str())
-            .label_style(font(TICK_SIZE))
-            .axis_desc_style(font(AXIS_LABEL_SIZE))
-            .bold_line_style(GRID_COLOR.stroke_width(1))
-            .light_line_style(TRANSPARENT)
-            .axis_style(BLACK.stroke_width(1))
-            .draw()?;
+        draw_axes(
+            &mut chart,
+            Axes {
+                x_title: Some(&self.x_label),
+                y_title: Some(&self.y_label),
+                x_grid: true,
+                y_grid: true,
+            },
+        )?;
         let (x_pixels, y_pixels) = chart.plotting_area().get_pixel_range();
         let plot_rect: PixelRect = (x_pixels.start, y_pixels.start, x_pixels.end, y_pixels.end);
         let to_pixel = |point: &ParetoPoint| chart.backend_coord(&(point.x, point.y));

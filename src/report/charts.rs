@@ -386,6 +386,7 @@ fn forest(analysis: &Analysis, design: &Design, metric: &Metric) -> Option<plot:
             metric.unit_suffix()
         ),
         rows,
+        significant_label: format!("significant after Holm (α = {})", super::analysis::ALPHA),
     })
 }
 
