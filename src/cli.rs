@@ -78,8 +78,9 @@ pub struct ReportArgs {
     /// Results folders (results/<experiment>); several are compared as one more factor.
     #[arg(required = true, num_args = 1..)]
     pub dirs: Vec<PathBuf>,
-    /// Metrics to analyse, comma-separated (default: throughput, TTFT, e2e, load,
-    /// prompt-eval, eval, tokens, and the agent's quality score and workflow time).
+    /// Metrics to analyse, comma-separated (default: per call throughput, TTFT, e2e, load,
+    /// prompt-eval, eval, tokens; for the agent workload also per run throughput, TTFT,
+    /// quality score and workflow time).
     #[arg(long, value_delimiter = ',')]
     pub metric: Option<Vec<String>>,
     /// Group by these factors only, pooling the others (default: one group per cell).

@@ -117,26 +117,51 @@ pub fn read_rows(
         Table::Calls => CALLS_DIR,
         Table::Runs => RUNS_DIR,
     });
-    let files = store::data_files(&folder)?;
+    read_listed(&folder, table, metrics, || store::data_files(&folder))
+}
+
+/// How often a scan is retried when a sweep running beside the report removed files
+/// between listing and reading them (compaction replaces segments by one file).
+const LISTING_ATTEMPTS: usize = 3;
+
+fn read_listed(
+    folder: &Path,
+    table: Table,
+    metrics: &[&'static Metric],
+    mut list: impl FnMut() -> Result<Vec<PathBuf>, store::StoreError>,
+) -> Result<Rows, ReportError> {
     let wanted: Vec<&'static Metric> = metrics
         .iter()
         .copied()
         .filter(|metric| metric.table == table)
         .collect();
-    if files.is_empty() {
-        return Ok(Rows {
-            metrics: wanted.iter().map(|m| (*m, Vec::new())).collect(),
-            ..Rows::default()
+    let mut attempt = 1;
+    loop {
+        let files = list()?;
+        if files.is_empty() {
+            return Ok(Rows {
+                metrics: wanted.iter().map(|m| (*m, Vec::new())).collect(),
+                ..Rows::default()
+            });
+        }
+        let frame = match scan(&files, table, &wanted) {
+            Ok(frame) => frame,
+            Err(_) if attempt < LISTING_ATTEMPTS && files.iter().any(|f| !f.exists()) => {
+                attempt += 1;
+                continue;
+            }
+            Err(source) => {
+                return Err(ReportError::Parquet {
+                    path: folder.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        return rows_from_frame(&frame, table, &wanted).map_err(|source| ReportError::Parquet {
+            path: folder.to_path_buf(),
+            source,
         });
     }
-    let frame = scan(&files, table, &wanted).map_err(|source| ReportError::Parquet {
-        path: folder.clone(),
-        source,
-    })?;
-    rows_from_frame(&frame, table, &wanted).map_err(|source| ReportError::Parquet {
-        path: folder,
-        source,
-    })
 }
 
 const FILE_COLUMN: &str = "__file";
@@ -344,4 +369,56 @@ fn rows_from_frame(
 
 fn saturating_u32(value: i64) -> u32 {
     u32::try_from(value.max(0)).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::metrics;
+    use crate::synthetic::{self, SyntheticStudy};
+
+    /// A sweep compacting beside the report removes the segments the report just listed:
+    /// the report lists again instead of failing.
+    #[test]
+    fn files_removed_between_listing_and_reading_are_listed_again() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let results = tmp.path().join("results");
+        let text = r#"
+[experiment]
+name = "relist"
+repetitions = 2
+[backend]
+url = "http://127.0.0.1:9"
+model = "m"
+[grid]
+num_ctx = [512, 1024]
+[workload]
+prompts = ["p"]
+"#;
+        synthetic::write(&results, &SyntheticStudy::new(text)).expect("study");
+        let calls = results.join(CALLS_DIR);
+        let mut listings = 0;
+        let metric = metrics::lookup("tokens_per_s")
+            .into_iter()
+            .collect::<Vec<_>>();
+        let rows = read_listed(&calls, Table::Calls, &metric, || {
+            listings += 1;
+            let mut files = store::data_files(&calls)?;
+            if listings == 1 {
+                files.push(calls.join("0001-000999.parquet"));
+            }
+            Ok(files)
+        })
+        .expect("rows");
+        assert_eq!(listings, 2);
+        assert_eq!(rows.runs, 4);
+
+        // A file that exists but is unreadable is an error, not a retry.
+        std::fs::write(calls.join("0009-000001.parquet"), b"not parquet").expect("write");
+        let err = read_rows(&results, Table::Calls, &metric).unwrap_err();
+        assert!(
+            err.to_string().contains("cannot read the stored results"),
+            "{err}"
+        );
+    }
 }
