@@ -194,6 +194,12 @@ fn design_section(out: &mut String, input: &SummaryInput<'_>) {
             .filter(|c| c.p.is_some())
             .count()
     );
+    if input.analysis.headline_pair().0 == "run_tokens_per_s" {
+        let _ = writeln!(
+            out,
+            "- **Unit of analysis:** throughput and TTFT below are per agent run (`run_tokens_per_s`, `run_ttft_ms`: the seed report's aggregates); a run's analysis and report calls are different tasks, so their pooled per-call numbers are in the tables only.\n"
+        );
+    }
 }
 
 fn headlines(out: &mut String, input: &SummaryInput<'_>) {
