@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use polars::prelude::PlHashMap;
 use rayon::prelude::*;
 
-use super::design::{Design, FactorKind};
+use super::design::Design;
 use super::load::{RowFilter, Rows, Source};
 use super::metrics::{Better, Metric, Table};
 use crate::stats::{
@@ -383,7 +383,7 @@ pub fn analyse(
         }
     }
 
-    let ranking = rank(&cells, &metrics, design, &group_units, &values);
+    let ranking = rank(&cells, &metrics, &group_units, &values);
     let pareto = pareto_points(&cells, design, headline_pair(&metrics));
     let completeness = sources
         .iter()
@@ -396,7 +396,6 @@ pub fn analyse(
             failed_runs: rows.calls.failed_runs,
         })
         .collect();
-    let _ = FactorKind::Axis;
     Analysis {
         metrics,
         cells,
@@ -458,7 +457,6 @@ fn block_pairs<'a>(
 fn rank(
     cells: &[CellStat],
     metrics: &[&'static Metric],
-    design: &Design,
     group_units: &[HashMap<Table, Vec<&Unit>>],
     values: &dyn Fn(&[&Unit], &Metric) -> Vec<f64>,
 ) -> Vec<RankedStat> {
@@ -520,7 +518,6 @@ fn rank(
                 });
             }
         }
-        let _ = design;
     }
     ranking
 }

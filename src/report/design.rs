@@ -116,7 +116,7 @@ impl Design {
         // Every cell's level for every factor.
         let mut cell_levels: Vec<HashMap<String, Vec<usize>>> = Vec::new();
         let mut follows: Vec<HashMap<String, HashSet<String>>> = Vec::new();
-        for (source_index, source) in sources.iter().enumerate() {
+        for source in sources {
             let mut levels_of = HashMap::new();
             for cell in &source.plan.cells {
                 let mut levels = Vec::with_capacity(factors.len());
@@ -156,7 +156,6 @@ impl Design {
                 followed.insert(agent.name.clone(), axes);
             }
             follows.push(followed);
-            let _ = source_index;
         }
 
         let by = resolve_by(&factors, by)?;
