@@ -339,15 +339,7 @@ fn forest(analysis: &Analysis, design: &Design, metric: &Metric) -> Option<plot:
     let rows = comparisons
         .iter()
         .map(|c| {
-            let point = c
-                .point
-                .iter()
-                .filter_map(|(f, l)| {
-                    let factor = &design.factors[*f];
-                    l.map(|l| format!("{}={}", factor.name, factor.levels[l].label))
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let point = design.point_text(&c.point);
             let mut label = if point.is_empty() {
                 "all".to_owned()
             } else {

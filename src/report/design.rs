@@ -291,6 +291,19 @@ impl Design {
         })
     }
 
+    /// "num_ctx=2048, temperature=0.2" for a point from [`Design::shared_point`] (factors
+    /// neither agent follows are left out; empty when none is left).
+    pub fn point_text(&self, point: &[(usize, Option<usize>)]) -> String {
+        point
+            .iter()
+            .filter_map(|(f, level)| {
+                let factor = &self.factors[*f];
+                level.map(|l| format!("{}={}", factor.name, factor.levels[l].label))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The grid point two matched groups share: per `by` factor other than the agent, the
     /// level of whichever side follows it (None when neither does).
     pub fn shared_point(&self, a: &Group, b: &Group) -> Vec<(usize, Option<usize>)> {

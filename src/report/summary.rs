@@ -356,25 +356,14 @@ fn verdict(analysis: &Analysis, design: &Design, metric: &Metric) -> Option<Stri
         let _ = write!(sentence, "; median ratio {b}/{a} {}", format::ratio(ratio));
     }
     if let Some(c) = strongest {
-        let point: Vec<String> = c
-            .point
-            .iter()
-            .filter_map(|(f, l)| {
-                l.map(|l| {
-                    format!(
-                        "{}={}",
-                        design.factors[*f].name, design.factors[*f].levels[l].label
-                    )
-                })
-            })
-            .collect();
+        let point = design.point_text(&c.point);
         let _ = write!(
             sentence,
             "; largest effect{}: diff {} (Hedges' g = {}, Cliff's δ = {:.2}, p Holm {}{})",
             if point.is_empty() {
                 String::new()
             } else {
-                format!(" at {}", point.join(", "))
+                format!(" at {point}")
             },
             format::with_ci(
                 c.result.diff,

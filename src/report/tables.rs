@@ -431,15 +431,7 @@ pub fn comparisons_table(analysis: &Analysis, design: &Design) -> ReportTable {
             record.insert("significant".into(), json!(stat.significant()));
             records.push(record);
 
-            let point = stat
-                .point
-                .iter()
-                .filter_map(|(f, l)| {
-                    let factor = &design.factors[*f];
-                    l.map(|l| format!("{}={}", factor.name, factor.levels[l].label))
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let point = design.point_text(&stat.point);
             let (p, p_rank) = match &result.paired {
                 Some(paired) => (
                     format!("{} (paired t)", format::p_value(test_p(&paired.t))),
