@@ -61,6 +61,8 @@ pub fn draw_all(
         .iter()
         .copied()
         .filter(|m| m.name == throughput || m.name == ttft || ALSO_CHARTED.contains(&m.name))
+        // Per-call latency pools an agent run's different calls; its runs' metrics are charted.
+        .filter(|m| !(m.name == "e2e_ms" && throughput != "tokens_per_s"))
         .collect();
     for metric in &charted {
         if let Some(heatmap) = heatmap(analysis, design, metric) {
