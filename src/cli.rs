@@ -104,9 +104,10 @@ pub struct ReportArgs {
     /// Include calls that paid a model load.
     #[arg(long)]
     pub include_reloads: bool,
-    /// Bootstrap resamples per estimate (at most; very large cells use fewer, recorded).
-    #[arg(long, default_value_t = 2000)]
-    pub resamples: usize,
+    /// Bootstrap resamples per estimate, 100 to 1000000 (at most: very large cells use
+    /// fewer, recorded in the tables).
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(100..=1_000_000))]
+    pub resamples: u32,
     /// Bootstrap seed (the same seed gives the same intervals).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -136,7 +137,7 @@ impl ReportArgs {
                 include_reloads: self.include_reloads,
             },
             bootstrap: Bootstrap {
-                resamples: self.resamples.max(1),
+                resamples: self.resamples as usize,
                 seed: self.seed,
                 ..Bootstrap::default()
             },
