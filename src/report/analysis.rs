@@ -15,7 +15,8 @@ use super::design::Design;
 use super::load::{RowFilter, Rows, Source};
 use super::metrics::{Better, Metric, Table};
 use crate::stats::{
-    Bootstrap, Comparison, Sample, Summary, compare, holm, pareto_front, summarize, welch_t,
+    Bootstrap, Comparison, Sample, Summary, compare, holm, pareto_front, summarize,
+    welch_t_from_moments,
 };
 
 /// Significance level for "tied with the best" and verdicts (after Holm adjustment).
@@ -134,6 +135,38 @@ impl Analysis {
         self.cells
             .iter()
             .find(|c| c.group == group && c.metric.name == metric)
+    }
+
+    /// Per-group statistics of one metric, in group order.
+    pub fn cells_of(&self, metric: &Metric) -> Vec<&CellStat> {
+        self.cells
+            .iter()
+            .filter(|c| c.metric.name == metric.name)
+            .collect()
+    }
+
+    /// Main effects of one metric, factor by factor.
+    pub fn effects_of(&self, metric: &Metric) -> Vec<&EffectStat> {
+        self.effects
+            .iter()
+            .filter(|e| e.metric.name == metric.name)
+            .collect()
+    }
+
+    /// A vs B comparisons of one metric.
+    pub fn comparisons_of(&self, metric: &Metric) -> Vec<&ComparisonStat> {
+        self.comparisons
+            .iter()
+            .filter(|c| c.metric.name == metric.name)
+            .collect()
+    }
+
+    /// The ranking of one metric, best first.
+    pub fn ranking_of(&self, metric: &Metric) -> Vec<&RankedStat> {
+        self.ranking
+            .iter()
+            .filter(|r| r.metric.name == metric.name)
+            .collect()
     }
 
     pub fn has_metric(&self, name: &str) -> bool {
@@ -383,7 +416,7 @@ pub fn analyse(
         }
     }
 
-    let ranking = rank(&cells, &metrics, &group_units, &values);
+    let ranking = rank(&cells, &metrics);
     let pareto = pareto_points(&cells, design, headline_pair(&metrics));
     let completeness = sources
         .iter()
@@ -454,12 +487,7 @@ fn block_pairs<'a>(
     Some((left, right))
 }
 
-fn rank(
-    cells: &[CellStat],
-    metrics: &[&'static Metric],
-    group_units: &[HashMap<Table, Vec<&Unit>>],
-    values: &dyn Fn(&[&Unit], &Metric) -> Vec<f64>,
-) -> Vec<RankedStat> {
+fn rank(cells: &[CellStat], metrics: &[&'static Metric]) -> Vec<RankedStat> {
     let mut ranking = Vec::new();
     for metric in metrics {
         let mut candidates: Vec<&CellStat> = cells
@@ -476,20 +504,16 @@ fn rank(
         let Some(best) = candidates.first() else {
             continue;
         };
-        let sample_of = |group: usize| {
-            let units = group_units[group]
-                .get(&metric.table)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            Sample::new(values(units, metric)).ok()
-        };
-        let best_sample = sample_of(best.group);
+        // Welch needs only each side's moments, which the summaries already hold.
+        let best_moments = best.summary.as_ref().map(Summary::moments);
         for (index, candidate) in candidates.iter().enumerate() {
             let p_vs_best = if index == 0 {
                 None
             } else {
-                match (&best_sample, sample_of(candidate.group)) {
-                    (Some(best), Some(other)) => welch_t(best, &other).ok().map(|t| t.p_value),
+                match (best_moments, candidate.summary.as_ref()) {
+                    (Some(best), Some(other)) => welch_t_from_moments(best, other.moments())
+                        .ok()
+                        .map(|t| t.p_value),
                     _ => None,
                 }
             };

@@ -329,11 +329,7 @@ fn cell_intervals(analysis: &Analysis, design: &Design, metric: &Metric) -> plot
 }
 
 fn forest(analysis: &Analysis, design: &Design, metric: &Metric) -> Option<plot::Forest> {
-    let comparisons: Vec<_> = analysis
-        .comparisons
-        .iter()
-        .filter(|c| c.metric.name == metric.name)
-        .collect();
+    let comparisons: Vec<_> = analysis.comparisons_of(metric);
     if comparisons.is_empty() {
         return None;
     }

@@ -208,11 +208,7 @@ fn headlines(out: &mut String, input: &SummaryInput<'_>) {
     let _ = writeln!(out, "## Headline answers\n");
     let mut any = false;
     for metric in &analysis.metrics {
-        let ranked: Vec<_> = analysis
-            .ranking
-            .iter()
-            .filter(|r| r.metric.name == metric.name)
-            .collect();
+        let ranked: Vec<_> = analysis.ranking_of(metric);
         let Some(best) = ranked.first() else { continue };
         let (throughput, ttft) = analysis.headline_pair();
         if metric.name != throughput && metric.name != ttft && metric.name != "quality_score" {
@@ -310,11 +306,7 @@ fn verdict(analysis: &Analysis, design: &Design, metric: &Metric) -> Option<Stri
     {
         return None;
     }
-    let comparisons: Vec<&ComparisonStat> = analysis
-        .comparisons
-        .iter()
-        .filter(|c| c.metric.name == metric.name)
-        .collect();
+    let comparisons: Vec<&ComparisonStat> = analysis.comparisons_of(metric);
     let first = comparisons.first()?;
     let a = design.groups[first.a].agent.clone().unwrap_or_default();
     let b = design.groups[first.b].agent.clone().unwrap_or_default();

@@ -143,11 +143,7 @@ pub fn cells_table(analysis: &Analysis, design: &Design) -> ReportTable {
     let mut records = Vec::new();
     let mut sections = Vec::new();
     for metric in &analysis.metrics {
-        let stats: Vec<&CellStat> = analysis
-            .cells
-            .iter()
-            .filter(|c| c.metric.name == metric.name)
-            .collect();
+        let stats: Vec<&CellStat> = analysis.cells_of(metric);
         let decimals = metric_decimals(stats.iter().copied());
         let mut headers = vec!["cell".to_owned(), "agent".to_owned()];
         headers.extend(factor_headers(design));
@@ -257,11 +253,7 @@ pub fn effects_table(analysis: &Analysis, design: &Design) -> ReportTable {
     let mut records = Vec::new();
     let mut sections = Vec::new();
     for metric in &analysis.metrics {
-        let stats: Vec<_> = analysis
-            .effects
-            .iter()
-            .filter(|e| e.metric.name == metric.name)
-            .collect();
+        let stats: Vec<_> = analysis.effects_of(metric);
         if stats.is_empty() {
             continue;
         }
@@ -342,11 +334,7 @@ pub fn comparisons_table(analysis: &Analysis, design: &Design) -> ReportTable {
         "g: Hedges' g (B − A, pooled SD, small-sample corrected); δ: Cliff's delta, P(B > A) − P(B < A).".to_owned(),
     ];
     for metric in &analysis.metrics {
-        let stats: Vec<&ComparisonStat> = analysis
-            .comparisons
-            .iter()
-            .filter(|c| c.metric.name == metric.name)
-            .collect();
+        let stats: Vec<&ComparisonStat> = analysis.comparisons_of(metric);
         if stats.is_empty() {
             continue;
         }
@@ -506,11 +494,7 @@ pub fn best_table(analysis: &Analysis, design: &Design) -> ReportTable {
     let mut records = Vec::new();
     let mut sections = Vec::new();
     for metric in &analysis.metrics {
-        let ranked: Vec<_> = analysis
-            .ranking
-            .iter()
-            .filter(|r| r.metric.name == metric.name)
-            .collect();
+        let ranked: Vec<_> = analysis.ranking_of(metric);
         if ranked.is_empty() {
             continue;
         }

@@ -48,6 +48,17 @@ pub struct Summary {
     pub resamples: usize,
 }
 
+impl Summary {
+    /// What Welch's t needs (the variance from `sd`, as the summary keeps it).
+    pub fn moments(&self) -> super::Moments {
+        super::Moments {
+            n: self.n,
+            mean: self.mean,
+            variance: self.sd.map(|sd| sd * sd),
+        }
+    }
+}
+
 /// Summarises `sample`; the bootstrap draws from `stream` (see [`Bootstrap`]).
 /// Both intervals use `boot.confidence`.
 pub fn summarize(sample: &Sample, boot: &Bootstrap, stream: u64) -> Summary {

@@ -31,11 +31,36 @@ pub struct TestResult {
 #[error("{0}")]
 pub struct NotApplicable(pub String);
 
+/// Size, mean and variance of one side: all Welch's t needs, so callers that already
+/// summarised a sample need not keep it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Moments {
+    pub n: usize,
+    pub mean: f64,
+    /// Unbiased variance; `None` for a single observation.
+    pub variance: Option<f64>,
+}
+
+impl Sample {
+    pub fn moments(&self) -> Moments {
+        Moments {
+            n: self.len(),
+            mean: self.mean(),
+            variance: self.variance(),
+        }
+    }
+}
+
 /// Welch's unequal-variance t-test of mean(b) − mean(a), as
 /// `scipy.stats.ttest_ind(b, a, equal_var=False)`.
 pub fn welch_t(a: &Sample, b: &Sample) -> Result<TestResult, NotApplicable> {
-    let (n_a, n_b) = (a.len(), b.len());
-    let (Some(var_a), Some(var_b)) = (a.variance(), b.variance()) else {
+    welch_t_from_moments(a.moments(), b.moments())
+}
+
+/// [`welch_t`] from each side's moments.
+pub fn welch_t_from_moments(a: Moments, b: Moments) -> Result<TestResult, NotApplicable> {
+    let (n_a, n_b) = (a.n, b.n);
+    let (Some(var_a), Some(var_b)) = (a.variance, b.variance) else {
         return Err(NotApplicable(format!(
             "Welch's t needs at least 2 runs per side (have {n_a} and {n_b})"
         )));
@@ -46,7 +71,7 @@ pub fn welch_t(a: &Sample, b: &Sample) -> Result<TestResult, NotApplicable> {
     if standard_error_squared == 0.0 {
         return Err(NotApplicable("both samples are constant".to_string()));
     }
-    let statistic = (b.mean() - a.mean()) / standard_error_squared.sqrt();
+    let statistic = (b.mean - a.mean) / standard_error_squared.sqrt();
     // Welch–Satterthwaite degrees of freedom.
     let df = standard_error_squared.powi(2)
         / (share_a.powi(2) / (n_a - 1) as f64 + share_b.powi(2) / (n_b - 1) as f64);

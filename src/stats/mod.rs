@@ -24,7 +24,8 @@ pub use compare::{Comparison, Paired, compare};
 pub use effect::{cliffs_delta, hedges_g};
 pub use estimate::{Interval, Summary, summarize, t_interval};
 pub use hypothesis::{
-    NotApplicable, TestResult, mann_whitney_u, paired_t, welch_t, wilcoxon_signed_rank,
+    Moments, NotApplicable, TestResult, mann_whitney_u, paired_t, welch_t, welch_t_from_moments,
+    wilcoxon_signed_rank,
 };
 pub use multiple::holm;
 pub use pareto::pareto_front;
